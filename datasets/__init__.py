@@ -1,0 +1,1 @@
+"""Data: catalogue, versions, storage, uploads, validation, personal-data scan, grants, job credentials."""

@@ -1,0 +1,56 @@
+"""create_app(): the composition root of the HTTP service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from aicommons.portal import __version__, audit
+from aicommons.portal.api import audit as audit_api
+from aicommons.portal.api import auth, health, orgs, tokens, users
+from aicommons.portal.api.errors import install_error_handlers
+from aicommons.portal.core.db import make_engine, make_sessionmaker
+from aicommons.portal.core.settings import Settings, get_settings
+from aicommons.portal.models_registry import import_all_models
+
+API_PREFIX = "/api/v1"
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (health, auth, users, orgs, tokens, audit_api):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    import_all_models()
+    audit.service.install()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            from aicommons.portal.server import migrate
+
+            migrate.upgrade(settings.database_url_resolved)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="aicommons",
+        version=__version__,
+        description="Shared AI compute and dataset access portal · 共享算力与数据开放平台",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url_resolved)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    install_error_handlers(app)
+    app.include_router(_api_router())
+    app.add_api_route("/.well-known/jwks.json", auth.jwks, include_in_schema=False)
+    return app

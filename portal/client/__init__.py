@@ -1,0 +1,3 @@
+from .config import ClientConfig as ClientConfig
+from .http import AicommonsClient as AicommonsClient
+from .http import ApiError as ApiError

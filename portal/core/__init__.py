@@ -1,0 +1,1 @@
+"""Shared kernel: settings, database, errors, ids, time. Imports nothing else of ours."""

@@ -1,0 +1,16 @@
+"""Imports every domain's tables so that Alembic and tests see one complete metadata."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "aicommons.portal.auth.models",
+    "aicommons.portal.orgs.models",
+    "aicommons.portal.audit.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

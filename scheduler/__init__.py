@@ -1,0 +1,1 @@
+"""Compute: allocations ledger, bookings, queue, admission policy, launchers, metering, simulator."""
