@@ -57,7 +57,9 @@ async def _read_credentials(request: Request) -> TokenRequest:
 @router.get("/auth/jwks", summary="Public keys that sign the portal's tokens")
 def jwks(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     keys.active_key(session, settings)
-    return JSONResponse({"keys": keys.published_keys(session, settings)}, headers={"Cache-Control": "max-age=300"})
+    return JSONResponse(
+        {"keys": keys.published_keys(session, settings)}, headers={"Cache-Control": "max-age=300"}
+    )
 
 
 @router.get("/me", response_model=Me)
@@ -76,4 +78,3 @@ def me(principal: PrincipalDep, session: SessionDep) -> Me:
 @router.post("/me/password", status_code=204)
 def change_password(principal: PrincipalDep, session: SessionDep, body: PasswordChange) -> None:
     auth_service.change_password(session, principal, body.current_password, body.new_password)
-

@@ -50,7 +50,10 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     lang = _lang(request)
-    fields = [{"field": _field_path(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()]
+    fields = [
+        {"field": _field_path(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         message = translate("request.malformed_json", lang)
     else:
@@ -66,7 +69,9 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "request.not_found", 405: "request.method_not_allowed"}.get(exc.status_code, "request.invalid")
+    code = {404: "request.not_found", 405: "request.method_not_allowed"}.get(
+        exc.status_code, "request.invalid"
+    )
     message = translate(code, _lang(request), {"detail": exc.detail})
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 

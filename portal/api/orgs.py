@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path
 
 from aicommons.portal.orgs import service
@@ -11,7 +13,9 @@ from .deps import PrincipalDep, SessionDep
 
 router = APIRouter(prefix="/orgs", tags=["organisations"])
 
-NOT_FOUND = {404: {"description": "No such organisation, or the caller is not a member"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such organisation, or the caller is not a member"}
+}
 Slug = Path(max_length=64, pattern=SLUG_PATTERN)
 
 

@@ -27,5 +27,7 @@ def create_token(
 
 
 @router.delete("/{token_id}", response_model=ApiTokenOut, responses={404: {"description": "No such token"}})
-def revoke_token(principal: PrincipalDep, session: SessionDep, token_id: str = Path(max_length=64)) -> ApiTokenOut:
+def revoke_token(
+    principal: PrincipalDep, session: SessionDep, token_id: str = Path(max_length=64)
+) -> ApiTokenOut:
     return ApiTokenOut.model_validate(auth_service.revoke_api_token(session, principal, token_id))

@@ -15,7 +15,9 @@ from aicommons.portal.core.time import utcnow
 class AuditRecord(Base):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[str | None] = mapped_column(String(36))
     actor_name: Mapped[str | None] = mapped_column(String(64))

@@ -32,7 +32,11 @@ def install() -> None:
 
 
 def list_records(
-    session: Session, principal: Principal, org_id: str | None = None, limit: int = 100, before_id: int | None = None
+    session: Session,
+    principal: Principal,
+    org_id: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
 ) -> list[AuditRecord]:
     if org_id is None:
         principal.require_admin()

@@ -33,7 +33,10 @@ def _generate_key() -> SigningKey:
 def active_key(session: Session, settings: Settings) -> SigningKey:
     """The newest unretired key, rotated when older than the configured period."""
     current = session.scalars(
-        select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc()).limit(1)
+        select(SigningKey)
+        .where(SigningKey.retired_at.is_(None))
+        .order_by(SigningKey.created_at.desc())
+        .limit(1)
     ).first()
     now = utcnow()
     if current is not None and now - current.created_at < timedelta(days=settings.signing_key_rotation_days):

@@ -14,7 +14,10 @@ register(
             "en": "Local accounts are switched off; sign in through the identity provider",
             "zh": "本地账户已关闭，请通过统一身份认证登录",
         },
-        "auth.admin_required": {"en": "Only a platform administrator may do this", "zh": "仅平台管理员可执行此操作"},
+        "auth.admin_required": {
+            "en": "Only a platform administrator may do this",
+            "zh": "仅平台管理员可执行此操作",
+        },
         "auth.steward_required": {
             "en": "Only a data steward of the organisation may do this",
             "zh": "仅该机构的数据管理员可执行此操作",

@@ -41,4 +41,6 @@ def api_token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
 
 
 def api_tokens_of(session: Session, user_id: str) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at)))
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at))
+    )

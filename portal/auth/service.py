@@ -134,7 +134,9 @@ def bootstrap_admin(session: Session, settings: Settings) -> str | None:
     return password
 
 
-def create_api_token(session: Session, settings: Settings, principal: Principal, data: ApiTokenCreate) -> CreatedApiToken:
+def create_api_token(
+    session: Session, settings: Settings, principal: Principal, data: ApiTokenCreate
+) -> CreatedApiToken:
     if data.expires_in_days > settings.api_token_max_days:
         raise InvalidInput("token.expiry_too_long", max=settings.api_token_max_days)
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)

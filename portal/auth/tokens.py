@@ -73,4 +73,6 @@ def validate_jwt(token: str, jwks: list[dict[str, Any]], issuer: str, audience: 
 
 
 def validate_local(session: Session, settings: Settings, token: str) -> dict[str, Any]:
-    return validate_jwt(token, keys.published_keys(session, settings), settings.issuer, settings.token_audience)
+    return validate_jwt(
+        token, keys.published_keys(session, settings), settings.issuer, settings.token_audience
+    )

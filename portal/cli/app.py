@@ -17,7 +17,9 @@ from aicommons.portal.orgs.schemas import MemberAdd, OrgCreate
 
 from .messages import current_lang, say
 
-app = typer.Typer(help="aicommons: shared AI compute and dataset portal · 共享算力与数据开放平台", no_args_is_help=True)
+app = typer.Typer(
+    help="aicommons: shared AI compute and dataset portal · 共享算力与数据开放平台", no_args_is_help=True
+)
 orgs_app = typer.Typer(help="Organisations and members · 机构与成员", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for scripts · 脚本用 API 令牌", no_args_is_help=True)
 users_app = typer.Typer(help="Local accounts (administrators) · 本地账户（管理员）", no_args_is_help=True)
@@ -217,8 +219,13 @@ def users_create(
     """Create a local account (administrators) · 创建本地账户."""
     with _client() as (client, lang):
         data = UserCreate.model_validate(
-            {"username": username, "password": password, "email": email, "display_name": display_name,
-             "is_admin": admin}
+            {
+                "username": username,
+                "password": password,
+                "email": email,
+                "display_name": display_name,
+                "is_admin": admin,
+            }
         )
         user = client.create_user(data)
         console.print(say("user_created", lang, username=user.username))

@@ -7,10 +7,16 @@ import os
 MESSAGES: dict[str, dict[str, str]] = {
     "logged_in": {"en": "Signed in to {server} as {username}.", "zh": "已以 {username} 身份登录 {server}。"},
     "logged_out": {"en": "Signed out.", "zh": "已退出登录。"},
-    "not_logged_in": {"en": "Not signed in: run `aicommons login` first.", "zh": "尚未登录：请先运行 `aicommons login`。"},
+    "not_logged_in": {
+        "en": "Not signed in: run `aicommons login` first.",
+        "zh": "尚未登录：请先运行 `aicommons login`。",
+    },
     "error": {"en": "Error", "zh": "错误"},
     "org_created": {"en": "Organisation {slug} created.", "zh": "机构 {slug} 已创建。"},
-    "member_added": {"en": "{username} added to {slug} as {role}.", "zh": "已将 {username} 以 {role} 身份加入 {slug}。"},
+    "member_added": {
+        "en": "{username} added to {slug} as {role}.",
+        "zh": "已将 {username} 以 {role} 身份加入 {slug}。",
+    },
     "member_removed": {"en": "{username} removed from {slug}.", "zh": "已将 {username} 移出 {slug}。"},
     "token_created": {
         "en": "Token created. Copy it now; it will not be shown again:",

@@ -24,7 +24,9 @@ T = TypeVar("T")
 class ApiError(Exception):
     """An error answer from the server, with its stable code and message."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code

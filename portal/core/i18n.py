@@ -50,7 +50,9 @@ def negotiate(accept_language: str | None) -> Lang:
     return "en"
 
 
-def translate(code: str, lang: Lang, params: dict[str, Any] | None = None, fallback: str | None = None) -> str:
+def translate(
+    code: str, lang: Lang, params: dict[str, Any] | None = None, fallback: str | None = None
+) -> str:
     texts = _catalogue.get(code)
     template = texts[lang] if texts else (fallback or code)
     try:

@@ -21,12 +21,16 @@ def list_all(session: Session) -> list[Organisation]:
 def list_by_ids(session: Session, ids: list[str]) -> list[Organisation]:
     if not ids:
         return []
-    return list(session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.slug)))
+    return list(
+        session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.slug))
+    )
 
 
 def members(session: Session, org_id: str) -> list[tuple[Membership, User]]:
     rows = session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id).where(Membership.org_id == org_id)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org_id)
         .order_by(User.username)
     )
     return [(m, u) for m, u in rows]
@@ -39,6 +43,11 @@ def membership(session: Session, org_id: str, user_id: str) -> Membership | None
 
 
 def steward_count(session: Session, org_id: str) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.org_id == org_id, Membership.role == "steward")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.org_id == org_id, Membership.role == "steward")
+        )
+        or 0
+    )

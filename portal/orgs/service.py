@@ -24,7 +24,11 @@ def create(session: Session, principal: Principal, data: OrgCreate) -> Organisat
     org = Organisation(slug=data.slug, name=data.name, description=data.description)
     session.add(org)
     session.flush()
-    record(session, principal, AuditEvent("org.create", "organisation", org.id, org_id=org.id, data={"slug": org.slug}))
+    record(
+        session,
+        principal,
+        AuditEvent("org.create", "organisation", org.id, org_id=org.id, data={"slug": org.slug}),
+    )
     return org
 
 
@@ -56,8 +60,11 @@ def list_members(session: Session, principal: Principal, slug: str) -> list[Memb
     org = get(session, principal, slug)
     return [
         MemberOut(
-            user_id=u.id, username=u.username, display_name=u.display_name,
-            role=cast(OrgRole, m.role), joined_at=m.created_at,
+            user_id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            role=cast(OrgRole, m.role),
+            joined_at=m.created_at,
         )
         for m, u in repository.members(session, org.id)
     ]
@@ -75,12 +82,16 @@ def add_member(session: Session, principal: Principal, slug: str, data: MemberAd
     session.add(member)
     session.flush()
     record(
-        session, principal,
+        session,
+        principal,
         AuditEvent("org.member_add", "user", user.id, org_id=org.id, data={"role": data.role}),
     )
     return MemberOut(
-        user_id=user.id, username=user.username, display_name=user.display_name,
-        role=data.role, joined_at=member.created_at,
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=data.role,
+        joined_at=member.created_at,
     )
 
 
