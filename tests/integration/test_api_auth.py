@@ -112,11 +112,15 @@ def test_tampered_and_foreign_signed_tokens_are_rejected(portal: Portal) -> None
     claims["sub"] = portal.principal("root").user_id
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     tampered = f"{header}.{forged_payload}.{signature}"
-    assert portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+    assert (
+        portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
+    )
 
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     foreign = _forge(_claims(portal), stranger, kid)
-    assert portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {foreign}"}).status_code == 401
+    assert (
+        portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {foreign}"}).status_code == 401
+    )
     assert portal.client().get("/api/v1/me", headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
 
 
@@ -128,7 +132,9 @@ def test_jwks_publishes_the_signing_key_and_survives_rotation(portal: Portal) ->
     published = {k["kid"] for k in portal.client().get("/.well-known/jwks.json").json()["keys"]}
     assert {old_kid, new_kid} <= published
     # Tokens signed by the retired key stay valid until they expire; new ones use the new key.
-    assert portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {old_token}"}).status_code == 200
+    assert (
+        portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {old_token}"}).status_code == 200
+    )
     assert jwt.get_unverified_header(_login(portal, "alice"))["kid"] == new_kid
     public = serialization.load_pem_public_key  # the JWKS entries are RSA public keys only
     for entry in portal.client().get("/api/v1/auth/jwks").json()["keys"]:
@@ -190,8 +196,12 @@ def test_admin_creates_users_and_others_cannot(portal: Portal) -> None:
 
 def test_change_password(portal: Portal) -> None:
     alice = portal.client("alice")
-    wrong = alice.post("/api/v1/me/password", json={"current_password": "x", "new_password": "new-password-123"})
+    wrong = alice.post(
+        "/api/v1/me/password", json={"current_password": "x", "new_password": "new-password-123"}
+    )
     assert wrong.status_code == 401
-    ok = alice.post("/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "new-password-123"})
+    ok = alice.post(
+        "/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "new-password-123"}
+    )
     assert ok.status_code == 204
     assert _login(portal, "alice", "new-password-123")

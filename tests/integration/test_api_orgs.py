@@ -98,10 +98,17 @@ def test_invalid_input_names_the_field(api: TestClient, body: dict[str, str], fi
 
 @pytest.mark.as_user("root")
 def test_malformed_json_is_422_not_500(api: TestClient) -> None:
-    response = api.post("/api/v1/orgs", content=b'{"slug": "x",', headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/api/v1/orgs", content=b'{"slug": "x",', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "request.invalid"
-    assert api.post("/api/v1/auth/token", content=b"{oops", headers={"Content-Type": "application/json"}).status_code == 422
+    assert (
+        api.post(
+            "/api/v1/auth/token", content=b"{oops", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 @pytest.mark.as_user("alice")
