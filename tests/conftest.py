@@ -117,7 +117,8 @@ def postgres_test_url(postgres_url: str) -> Iterator[str]:
 
 
 def _settings(tmp_path: Path, url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=url, migrate_on_start=False)
+    # Local accounts only: the identity-provider tests configure Keycloak explicitly.
+    return Settings(data_dir=tmp_path / "data", database_url=url, migrate_on_start=False, oidc_issuer=None)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

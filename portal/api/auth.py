@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from aicommons.portal.auth import keys
 from aicommons.portal.auth import service as auth_service
@@ -52,6 +53,32 @@ async def _read_credentials(request: Request) -> TokenRequest:
     if not isinstance(raw, dict):
         raise InvalidInput("request.invalid", detail="expected an object with username and password")
     return TokenRequest.model_validate(raw)
+
+
+class OidcConfig(BaseModel):
+    issuer: str
+    cli_client_id: str
+    device_authorization_endpoint: str
+    token_endpoint: str
+
+
+class AuthConfig(BaseModel):
+    local_accounts_enabled: bool
+    oidc: OidcConfig | None
+
+
+@router.get("/auth/config", response_model=AuthConfig, summary="How to sign in to this portal")
+def auth_config(settings: SettingsDep) -> AuthConfig:
+    oidc = None
+    if settings.oidc_issuer:
+        base = f"{settings.oidc_issuer.rstrip('/')}/protocol/openid-connect"
+        oidc = OidcConfig(
+            issuer=settings.oidc_issuer,
+            cli_client_id=settings.oidc_cli_client_id,
+            device_authorization_endpoint=f"{base}/auth/device",
+            token_endpoint=f"{base}/token",
+        )
+    return AuthConfig(local_accounts_enabled=settings.local_accounts_enabled, oidc=oidc)
 
 
 @router.get("/auth/jwks", summary="Public keys that sign the portal's tokens")

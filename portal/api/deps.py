@@ -14,6 +14,7 @@ from aicommons.portal.core.errors import Unauthenticated
 from aicommons.portal.core.i18n import Lang, negotiate
 from aicommons.portal.core.principal import Principal
 from aicommons.portal.core.settings import Settings
+from aicommons.portal.orgs.directory import Directory
 
 _bearer = HTTPBearer(auto_error=False, description="An access token (JWT) or an API token (aic_…)")
 
@@ -55,3 +56,11 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 def get_lang(request: Request) -> Lang:
     return negotiate(request.headers.get("accept-language"))
+
+
+def get_directory(request: Request) -> Directory:
+    directory: Directory = request.app.state.directory
+    return directory
+
+
+DirectoryDep = Annotated[Directory, Depends(get_directory)]

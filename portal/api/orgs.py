@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from aicommons.portal.orgs import service
 from aicommons.portal.orgs.schemas import SLUG_PATTERN, MemberAdd, MemberOut, OrgCreate, OrgOut, OrgUpdate
 
-from .deps import PrincipalDep, SessionDep
+from .deps import DirectoryDep, PrincipalDep, SessionDep
 
 router = APIRouter(prefix="/orgs", tags=["organisations"])
 
@@ -25,8 +25,10 @@ def list_orgs(principal: PrincipalDep, session: SessionDep) -> list[OrgOut]:
 
 
 @router.post("", response_model=OrgOut, status_code=201, responses={409: {"description": "Slug taken"}})
-def create_org(principal: PrincipalDep, session: SessionDep, body: OrgCreate) -> OrgOut:
-    return OrgOut.model_validate(service.create(session, principal, body))
+def create_org(
+    principal: PrincipalDep, session: SessionDep, directory: DirectoryDep, body: OrgCreate
+) -> OrgOut:
+    return OrgOut.model_validate(service.create(session, principal, body, directory))
 
 
 @router.get("/{slug}", response_model=OrgOut, responses=NOT_FOUND)
@@ -45,12 +47,18 @@ def list_members(principal: PrincipalDep, session: SessionDep, slug: str = Slug)
 
 
 @router.post("/{slug}/members", response_model=MemberOut, status_code=201, responses=NOT_FOUND)
-def add_member(principal: PrincipalDep, session: SessionDep, body: MemberAdd, slug: str = Slug) -> MemberOut:
-    return service.add_member(session, principal, slug, body)
+def add_member(
+    principal: PrincipalDep, session: SessionDep, directory: DirectoryDep, body: MemberAdd, slug: str = Slug
+) -> MemberOut:
+    return service.add_member(session, principal, slug, body, directory)
 
 
 @router.delete("/{slug}/members/{username}", status_code=204, responses=NOT_FOUND)
 def remove_member(
-    principal: PrincipalDep, session: SessionDep, username: str = Path(max_length=64), slug: str = Slug
+    principal: PrincipalDep,
+    session: SessionDep,
+    directory: DirectoryDep,
+    username: str = Path(max_length=64),
+    slug: str = Slug,
 ) -> None:
-    service.remove_member(session, principal, slug, username)
+    service.remove_member(session, principal, slug, username, directory)

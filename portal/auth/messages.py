@@ -36,3 +36,20 @@ register(
         },
     }
 )
+
+register(
+    {
+        "auth.idp_unreachable": {
+            "en": "The identity provider cannot be reached; try again shortly",
+            "zh": "无法连接统一身份认证服务，请稍后重试",
+        },
+        "org.directory_failed": {
+            "en": "The identity provider refused the change: {detail}",
+            "zh": "统一身份认证服务拒绝了该修改：{detail}",
+        },
+        "org.member_not_in_directory": {
+            "en": "{username} has no account in the identity provider",
+            "zh": "{username} 在统一身份认证服务中没有账户",
+        },
+    }
+)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
+import jwt
 from sqlalchemy.orm import Session
 
 from aicommons.portal.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -16,7 +17,7 @@ from aicommons.portal.core.settings import Settings
 from aicommons.portal.core.time import utcnow
 
 from . import messages as _messages  # noqa: F401  (registers the catalogue)
-from . import passwords, repository, tokens
+from . import oidc, passwords, repository, tokens
 from .models import ApiToken, User
 from .schemas import ApiTokenCreate, MembershipOut, UserCreate
 
@@ -63,6 +64,10 @@ def authenticate(session: Session, settings: Settings, credential: str) -> Princ
     if credential.startswith(API_TOKEN_PREFIX):
         user = _user_for_api_token(session, credential)
         method = "api_token"
+    elif oidc.is_external(settings, _unverified_issuer(credential)):
+        claims = oidc.validate(settings, credential, _unverified_kid(credential))
+        user = oidc.mirror(session, oidc.identity_from_claims(claims, settings.oidc_org_group_root))
+        method = "oidc"
     else:
         claims = tokens.validate_local(session, settings, credential)
         user = repository.user_by_id(session, str(claims["sub"]))
@@ -70,6 +75,20 @@ def authenticate(session: Session, settings: Settings, credential: str) -> Princ
     if user is None or not user.is_active:
         raise Unauthenticated("auth.invalid_token", "Invalid token")
     return principal_for(session, user, method)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    try:
+        return str(jwt.decode(token, options={"verify_signature": False}).get("iss"))
+    except jwt.PyJWTError:
+        return None
+
+
+def _unverified_kid(token: str) -> str | None:
+    try:
+        return jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
 
 
 def _user_for_api_token(session: Session, secret: str) -> User | None:
@@ -164,3 +183,14 @@ def revoke_api_token(session: Session, principal: Principal, token_id: str) -> A
     if record.revoked_at is None:
         record.revoked_at = utcnow()
     return record
+
+
+def set_locale(session: Session, principal: Principal, locale: str) -> User:
+    """Remember the caller's language for the web UI and messages ("en" or "zh")."""
+    if locale not in ("en", "zh"):
+        raise InvalidInput("request.invalid", detail="locale must be en or zh")
+    user = repository.user_by_id(session, principal.user_id)
+    if user is None:
+        raise NotFound("user.not_found")
+    user.locale = locale
+    return user

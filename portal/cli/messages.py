@@ -12,6 +12,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "尚未登录：请先运行 `aicommons login`。",
     },
     "error": {"en": "Error", "zh": "错误"},
+    "prompt_username": {"en": "User name", "zh": "用户名"},
+    "prompt_password": {"en": "Password", "zh": "密码"},
+    "device_visit": {
+        "en": "Open {url} in a browser and enter the code [bold]{code}[/bold]",
+        "zh": "请在浏览器中打开 {url} 并输入代码 [bold]{code}[/bold]",
+    },
+    "device_direct": {"en": "or open directly: {url}", "zh": "或直接打开：{url}"},
+    "device_waiting": {"en": "Waiting for approval in the browser…", "zh": "正在等待浏览器中的确认…"},
     "org_created": {"en": "Organisation {slug} created.", "zh": "机构 {slug} 已创建。"},
     "member_added": {
         "en": "{username} added to {slug} as {role}.",

@@ -24,6 +24,10 @@ class ClientConfig:
     token: str | None = None
     username: str | None = None
     lang: str | None = None
+    # Set when signed in through the identity provider, so the CLI can refresh short-lived tokens.
+    refresh_token: str | None = None
+    token_endpoint: str | None = None
+    client_id: str | None = None
 
     @classmethod
     def load(cls) -> ClientConfig:

@@ -77,6 +77,9 @@ class AicommonsClient:
     def health(self) -> dict[str, Any]:
         return dict(self._request("GET", "/health").json())
 
+    def auth_config(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/auth/config").json())
+
     def login(self, username: str, password: str) -> TokenResponse:
         response = self._request("POST", "/auth/token", json={"username": username, "password": password})
         return TokenResponse.model_validate_json(response.content)

@@ -13,11 +13,14 @@ from aicommons.portal.core.principal import OrgRole, Principal
 
 from . import messages as _messages  # noqa: F401  (registers the catalogue)
 from . import repository
+from .directory import Directory, LocalDirectory
 from .models import Membership, Organisation
 from .schemas import MemberAdd, MemberOut, OrgCreate, OrgUpdate
 
 
-def create(session: Session, principal: Principal, data: OrgCreate) -> Organisation:
+def create(
+    session: Session, principal: Principal, data: OrgCreate, directory: Directory | None = None
+) -> Organisation:
     principal.require_admin()
     if repository.by_slug(session, data.slug) is not None:
         raise Conflict("org.slug_taken", slug=data.slug)
@@ -29,6 +32,7 @@ def create(session: Session, principal: Principal, data: OrgCreate) -> Organisat
         principal,
         AuditEvent("org.create", "organisation", org.id, org_id=org.id, data={"slug": org.slug}),
     )
+    (directory or LocalDirectory()).org_created(org.slug, org.name)
     return org
 
 
@@ -70,7 +74,9 @@ def list_members(session: Session, principal: Principal, slug: str) -> list[Memb
     ]
 
 
-def add_member(session: Session, principal: Principal, slug: str, data: MemberAdd) -> MemberOut:
+def add_member(
+    session: Session, principal: Principal, slug: str, data: MemberAdd, directory: Directory | None = None
+) -> MemberOut:
     org = get(session, principal, slug)
     principal.require_steward(org.id)
     user = users.user_by_username(session, data.username)
@@ -86,6 +92,7 @@ def add_member(session: Session, principal: Principal, slug: str, data: MemberAd
         principal,
         AuditEvent("org.member_add", "user", user.id, org_id=org.id, data={"role": data.role}),
     )
+    (directory or LocalDirectory()).member_added(org.slug, user.username, data.role)
     return MemberOut(
         user_id=user.id,
         username=user.username,
@@ -95,7 +102,9 @@ def add_member(session: Session, principal: Principal, slug: str, data: MemberAd
     )
 
 
-def remove_member(session: Session, principal: Principal, slug: str, username: str) -> None:
+def remove_member(
+    session: Session, principal: Principal, slug: str, username: str, directory: Directory | None = None
+) -> None:
     org = get(session, principal, slug)
     principal.require_steward(org.id)
     user = users.user_by_username(session, username)
@@ -106,3 +115,4 @@ def remove_member(session: Session, principal: Principal, slug: str, username: s
         raise Conflict("org.last_steward")
     session.delete(member)
     record(session, principal, AuditEvent("org.member_remove", "user", user.id, org_id=org.id))
+    (directory or LocalDirectory()).member_removed(org.slug, user.username)
