@@ -166,7 +166,7 @@ def approve_device_code(verification_uri_complete: str, username: str, password:
     def form_action(page: httpx.Response) -> str:
         match = re.search(r'<form[^>]*action="([^"]+)"', page.text)
         assert match, page.text[:500]
-        return html.unescape(match.group(1))
+        return str(page.url.join(html.unescape(match.group(1))))
 
     page = go("GET", verification_uri_complete)
     page = go("POST", form_action(page), {"username": username, "password": password})
@@ -192,6 +192,7 @@ def test_cli_device_code_login(keycloak_service: KeycloakService, tmp_path: Path
         direct_line = login.stdout.readline()
         assert "enter the code" in first_line, first_line
         url = direct_line.split("open directly:", 1)[1].strip()
+        assert url.startswith("http"), repr(direct_line)
         approve_device_code(url, "alice", keycloak_service.test_user_password)
         out, errors = login.communicate(timeout=60)
         assert login.returncode == 0, errors

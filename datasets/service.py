@@ -1,0 +1,242 @@
+"""Use cases of the catalogue: datasets, domains, versions, publishing, search."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from aicommons.portal.core.audit import AuditEvent, record
+from aicommons.portal.core.errors import Conflict, InvalidInput, NotFound
+from aicommons.portal.core.principal import Principal
+from aicommons.portal.core.time import utcnow
+
+from . import messages as _messages  # noqa: F401  (registers the catalogue)
+from . import policy, repository
+from .models import Dataset, DatasetDomain, DatasetVersion
+from .schemas import (
+    DatasetCreate,
+    DatasetOut,
+    DatasetUpdate,
+    DomainIn,
+    FacetCount,
+    SearchResult,
+    VersionCreate,
+)
+
+
+def _search_text(ds: Dataset) -> str:
+    parts = [
+        ds.slug,
+        ds.title_en,
+        ds.title_zh,
+        ds.description_en,
+        ds.description_zh,
+        ds.domain,
+        ds.task,
+        ds.modality,
+        ds.provenance,
+        " ".join(ds.keywords or []),
+    ]
+    return " ".join(p for p in parts if p).lower()
+
+
+def list_domains(session: Session) -> list[DatasetDomain]:
+    return repository.domains(session)
+
+
+def add_domain(session: Session, principal: Principal, data: DomainIn) -> DatasetDomain:
+    principal.require_admin()
+    if repository.domain(session, data.slug) is not None:
+        raise Conflict("dataset.domain_exists", domain=data.slug)
+    domain = DatasetDomain(slug=data.slug, name_en=data.name_en, name_zh=data.name_zh)
+    session.add(domain)
+    session.flush()
+    record(session, principal, AuditEvent("dataset.domain_add", "dataset_domain", data.slug))
+    return domain
+
+
+def create(session: Session, principal: Principal, org_id: str, data: DatasetCreate) -> Dataset:
+    principal.require_steward(org_id)
+    if repository.domain(session, data.domain) is None:
+        raise InvalidInput("dataset.unknown_domain", domain=data.domain)
+    if repository.dataset_by_slug(session, data.slug) is not None:
+        raise Conflict("dataset.slug_taken", slug=data.slug)
+    values = data.model_dump(exclude={"org", "label_schema"})
+    ds = Dataset(
+        org_id=org_id, label_schema=data.label_schema.model_dump(), created_by=principal.user_id, **values
+    )
+    ds.keywords = sorted({k.strip() for k in data.keywords if k.strip()})
+    ds.search_text = _search_text(ds)
+    session.add(ds)
+    session.flush()
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.create", "dataset", ds.id, org_id=org_id, data={"slug": ds.slug, "level": ds.level}
+        ),
+    )
+    return ds
+
+
+def get(session: Session, principal: Principal, slug: str) -> Dataset:
+    ds = repository.dataset_by_slug(session, slug)
+    if ds is None or not policy.can_see(principal, ds.org_id, ds.level, ds.has_published):
+        raise NotFound("dataset.not_found")
+    return ds
+
+
+def get_for_steward(session: Session, principal: Principal, slug: str) -> Dataset:
+    ds = repository.dataset_by_slug(session, slug)
+    if ds is None:
+        raise NotFound("dataset.not_found")
+    if not policy.can_see(principal, ds.org_id, ds.level, ds.has_published):
+        raise NotFound("dataset.not_found")
+    principal.require_steward(ds.org_id)
+    return ds
+
+
+def update(session: Session, principal: Principal, slug: str, data: DatasetUpdate) -> Dataset:
+    ds = get_for_steward(session, principal, slug)
+    for name, value in data.model_dump(exclude_none=True).items():
+        setattr(ds, name, value)
+    ds.search_text = _search_text(ds)
+    ds.updated_at = utcnow()
+    return ds
+
+
+def list_versions(session: Session, principal: Principal, slug: str) -> list[DatasetVersion]:
+    ds = get(session, principal, slug)
+    found = repository.versions(session, ds.id)
+    if principal.is_admin or ds.org_id in principal.memberships:
+        return found
+    return [v for v in found if v.state in ("published", "deprecated")]
+
+
+def get_version(
+    session: Session, principal: Principal, slug: str, number: int
+) -> tuple[Dataset, DatasetVersion]:
+    ds = get(session, principal, slug)
+    version = repository.version(session, ds.id, number)
+    owner = principal.is_admin or ds.org_id in principal.memberships
+    if version is None or (not owner and version.state not in ("published", "deprecated")):
+        raise NotFound("dataset.version_not_found", number=number)
+    return ds, version
+
+
+def steward_version(
+    session: Session, principal: Principal, slug: str, number: int
+) -> tuple[Dataset, DatasetVersion]:
+    ds = get_for_steward(session, principal, slug)
+    version = repository.version(session, ds.id, number)
+    if version is None:
+        raise NotFound("dataset.version_not_found", number=number)
+    return ds, version
+
+
+def create_version(session: Session, principal: Principal, slug: str, data: VersionCreate) -> DatasetVersion:
+    ds = get_for_steward(session, principal, slug)
+    version = DatasetVersion(
+        dataset_id=ds.id,
+        number=repository.next_version_number(session, ds.id),
+        notes=data.notes,
+        created_by=principal.user_id,
+    )
+    session.add(version)
+    session.flush()
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.version_create",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            data={"slug": ds.slug, "number": version.number},
+        ),
+    )
+    return version
+
+
+def override(
+    session: Session, principal: Principal, slug: str, number: int, justification: str
+) -> DatasetVersion:
+    ds, version = steward_version(session, principal, slug, number)
+    if version.state != "blocked" or not policy.can_override(list(version.blocked_reasons or [])):
+        raise Conflict("dataset.override_not_allowed")
+    version.state = policy.transition(version.state, "ready")
+    version.override_justification = justification
+    version.override_by = principal.user_id
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.scan_override",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            reason=justification,
+            data={"slug": ds.slug, "number": number, "findings": (version.scan_report or {}).get("counts")},
+        ),
+    )
+    return version
+
+
+def publish(session: Session, principal: Principal, slug: str, number: int) -> DatasetVersion:
+    ds, version = steward_version(session, principal, slug, number)
+    if not policy.can_publish(ds.level):
+        raise Conflict("dataset.not_publishable")
+    version.state = policy.transition(version.state, "published")
+    version.published_at = utcnow()
+    ds.has_published = True
+    ds.updated_at = utcnow()
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.publish",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            data={"slug": ds.slug, "number": number, "digest": version.digest},
+        ),
+    )
+    return version
+
+
+def deprecate(session: Session, principal: Principal, slug: str, number: int) -> DatasetVersion:
+    ds, version = steward_version(session, principal, slug, number)
+    version.state = policy.transition(version.state, "deprecated")
+    version.deprecated_at = utcnow()
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.deprecate",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            data={"slug": ds.slug, "number": number},
+        ),
+    )
+    return version
+
+
+def search(
+    session: Session,
+    principal: Principal,
+    q: str | None,
+    filters: dict[str, str | None],
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResult:
+    terms = [t for t in (q or "").lower().split() if t][:10]
+    active = {k: v for k, v in filters.items() if v and k in repository.FACETS}
+    visible = repository.visibility_clause(principal.is_admin, list(principal.memberships))
+    total, items, facets = repository.search(
+        session, visible, terms, active, min(max(limit, 1), 100), max(offset, 0)
+    )
+    return SearchResult(
+        total=total,
+        items=[DatasetOut.model_validate(d) for d in items],
+        facets={k: [FacetCount(value=v, count=c) for v, c in rows] for k, rows in facets.items()},
+    )

@@ -1,0 +1,342 @@
+"""Direct uploads: presigned multipart URLs, resumption, completion verified by size and sha256,
+then validation and the personal-data scan in the same pass over the stored objects.
+
+The portal never carries the bytes of an upload: clients PUT parts straight to the object store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from aicommons.portal.core.audit import AuditEvent, record
+from aicommons.portal.core.errors import Conflict, InvalidInput
+from aicommons.portal.core.principal import Principal
+from aicommons.portal.core.settings import Settings
+from aicommons.portal.core.time import utcnow
+
+from . import policy, repository, service
+from .models import Dataset, DatasetVersion, VersionFile
+from .scan import ScanReport, StreamScanner, is_text_path
+from .schemas import FileIn, FileUpload, PartUrl, UploadPlan, UploadRequest
+from .storage import ObjectStore, PartInfo, version_prefix
+from .validation import MAX_LABEL_FILE_BYTES, validator_for
+
+MANIFEST_KEY = "_aicommons/manifest.json"
+
+
+def data_key(ds: Dataset, version: DatasetVersion, path: str) -> str:
+    return f"{version_prefix(ds.id, version.number)}/data/{path}"
+
+
+def manifest_key(ds: Dataset, version: DatasetVersion) -> str:
+    return f"{version_prefix(ds.id, version.number)}/{MANIFEST_KEY}"
+
+
+def check_manifest(files: list[FileIn], settings: Settings) -> None:
+    """Refuse the whole manifest before anything is written."""
+    if not files:
+        raise InvalidInput("dataset.empty_manifest")
+    if len(files) > settings.datasets_max_files:
+        raise InvalidInput("dataset.too_many_files", count=len(files), limit=settings.datasets_max_files)
+    seen: set[str] = set()
+    for entry in files:
+        policy.check_relative_path(entry.path)
+        if entry.path in seen:
+            raise InvalidInput("dataset.duplicate_path", path=entry.path)
+        seen.add(entry.path)
+        if entry.size > settings.datasets_max_file_bytes:
+            raise InvalidInput(
+                "dataset.file_too_large",
+                path=entry.path,
+                size=entry.size,
+                limit=settings.datasets_max_file_bytes,
+            )
+
+
+def _require_mutable(version: DatasetVersion) -> None:
+    if version.state not in policy.MUTABLE_STATES:
+        raise Conflict("dataset.immutable", number=version.number, state=version.state)
+
+
+def _discard(store: ObjectStore, key: str, row: VersionFile) -> None:
+    if row.upload_id:
+        store.abort_multipart(key, row.upload_id)
+    store.delete_object(key)
+    row.upload_id, row.verified = None, False
+
+
+def plan(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    principal: Principal,
+    slug: str,
+    number: int,
+    request: UploadRequest,
+) -> UploadPlan:
+    """Start or resume the upload of a version: presigned URLs for every part still missing."""
+    ds, version = service.steward_version(session, principal, slug, number)
+    _require_mutable(version)
+    check_manifest(request.files, settings)
+    store.ensure_ready()
+    existing = {f.path: f for f in repository.files(session, version.id)}
+    wanted = {f.path: f for f in request.files}
+    for path, row in existing.items():
+        if path not in wanted:
+            _discard(store, data_key(ds, version, path), row)
+            session.delete(row)
+    ttl = timedelta(seconds=settings.datasets_upload_url_ttl_s)
+    uploads = [
+        _plan_file(session, store, settings, ds, version, entry, existing.get(entry.path), ttl)
+        for entry in request.files
+    ]
+    if version.state != "uploading":
+        version.state = policy.transition(version.state, "uploading")
+    version.upload_started_at = utcnow()
+    version.file_count = len(request.files)
+    version.total_bytes = sum(f.size for f in request.files)
+    version.blocked_reasons, version.scan_report, version.validation_report = [], None, None
+    version.override_justification = version.override_by = None
+    session.flush()
+    return UploadPlan(version=version.number, state="uploading", files=uploads, expires_at=utcnow() + ttl)
+
+
+def _plan_file(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    ds: Dataset,
+    version: DatasetVersion,
+    entry: FileIn,
+    row: VersionFile | None,
+    ttl: timedelta,
+) -> FileUpload:
+    key = data_key(ds, version, entry.path)
+    part_size = policy.part_size_for(entry.size, settings.datasets_part_size)
+    if row is not None and (row.size, row.sha256, row.part_size) != (entry.size, entry.sha256, part_size):
+        _discard(store, key, row)
+        row.size, row.sha256, row.part_size = entry.size, entry.sha256, part_size
+    if row is None:
+        row = VersionFile(
+            version_id=version.id,
+            path=entry.path,
+            size=entry.size,
+            sha256=entry.sha256,
+            part_size=part_size,
+            verified=False,
+        )
+        session.add(row)
+    count = policy.part_count(entry.size, part_size)
+    if row.verified:
+        return FileUpload(
+            path=entry.path,
+            size=entry.size,
+            part_size=part_size,
+            part_count=count,
+            done_parts=list(range(1, count + 1)),
+            parts=[],
+        )
+    parts = store.list_parts(key, row.upload_id) if row.upload_id else None
+    if parts is None:
+        row.upload_id = store.start_multipart(key)
+        parts = []
+    done = sorted(p.number for p in parts if p.size == _expected_part_size(entry.size, part_size, p.number))
+    urls = [
+        PartUrl(number=n, url=store.presign_part(key, row.upload_id, n, ttl))
+        for n in range(1, count + 1)
+        if n not in set(done)
+    ]
+    return FileUpload(
+        path=entry.path, size=entry.size, part_size=part_size, part_count=count, done_parts=done, parts=urls
+    )
+
+
+def _expected_part_size(size: int, part_size: int, number: int) -> int:
+    count = policy.part_count(size, part_size)
+    if number < count:
+        return part_size
+    return size - part_size * (count - 1)
+
+
+@dataclass
+class Completion:
+    version: DatasetVersion
+    mismatched: list[str] = field(default_factory=list)
+
+
+def complete(
+    session: Session, store: ObjectStore, principal: Principal, slug: str, number: int
+) -> Completion:
+    """Assemble every upload, verify sizes and checksums, then validate and scan.
+
+    Files whose bytes do not match the manifest are discarded and the version stays `uploading`;
+    the caller reports them (4xx) after committing, so that a retry re-uploads only those files.
+    """
+    ds, version = service.steward_version(session, principal, slug, number)
+    if version.state != "uploading":
+        raise Conflict("dataset.bad_transition", current=version.state, target="validating")
+    rows = repository.files(session, version.id)
+    pending = [
+        (row, _complete_parts(store, data_key(ds, version, row.path), row))
+        for row in rows
+        if not row.verified
+    ]
+    incomplete = [row.path for row, parts in pending if parts is None]
+    if incomplete:
+        raise Conflict(
+            "dataset.upload_incomplete", detail=f"{len(incomplete)} file(s) lack parts, e.g. {incomplete[0]}"
+        )
+    for row, parts in pending:
+        assert parts is not None and row.upload_id is not None
+        store.complete_multipart(data_key(ds, version, row.path), row.upload_id, parts)
+        row.upload_id = None
+    mismatched = _process(session, store, ds, version, rows)
+    if mismatched:
+        return Completion(version, mismatched)
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.upload_complete",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            data={"slug": ds.slug, "number": number, "state": version.state, "digest": version.digest},
+        ),
+    )
+    return Completion(version)
+
+
+def _complete_parts(store: ObjectStore, key: str, row: VersionFile) -> list[PartInfo] | None:
+    if not row.upload_id:
+        return None
+    parts = store.list_parts(key, row.upload_id)
+    if parts is None:
+        return None
+    count = policy.part_count(row.size, row.part_size)
+    by_number = {p.number: p for p in parts}
+    if set(by_number) != set(range(1, count + 1)):
+        return None
+    if any(p.size != _expected_part_size(row.size, row.part_size, p.number) for p in parts):
+        return None
+    return [by_number[n] for n in range(1, count + 1)]
+
+
+def _process(
+    session: Session, store: ObjectStore, ds: Dataset, version: DatasetVersion, rows: list[VersionFile]
+) -> list[str]:
+    """One pass over every stored object: sha256 and size, the scan, the label files for validation."""
+    version.state = policy.transition(version.state, "validating")
+    report = ScanReport()
+    validator = validator_for(ds.label_format, [r.path for r in rows], ds.label_schema or {})
+    mismatched: list[str] = []
+    for row in rows:
+        key = data_key(ds, version, row.path)
+        digest, size = hashlib.sha256(), 0
+        scanner = StreamScanner(report, row.path) if is_text_path(row.path) else None
+        keep = validator.wants(row.path) and row.size <= MAX_LABEL_FILE_BYTES
+        kept: list[bytes] = []
+        for chunk in store.iter_bytes(key):
+            digest.update(chunk)
+            size += len(chunk)
+            if scanner is not None:
+                scanner.feed(chunk)
+            if keep:
+                kept.append(chunk)
+        if scanner is not None:
+            scanner.close()
+        if size != row.size or digest.hexdigest() != row.sha256:
+            mismatched.append(row.path)
+            store.delete_object(key)
+            row.verified = False
+            continue
+        row.verified = True
+        if keep:
+            validator.add(row.path, b"".join(kept))
+    if mismatched:
+        version.state = "uploading"  # back to the upload: only the discarded files are sent again
+        return mismatched
+    _finish(store, ds, version, rows, report.as_dict(), validator.report())
+    return []
+
+
+def _finish(
+    store: ObjectStore,
+    ds: Dataset,
+    version: DatasetVersion,
+    rows: list[VersionFile],
+    scan: dict[str, object],
+    validation: dict[str, object],
+) -> None:
+    entries = [{"path": r.path, "size": r.size, "sha256": r.sha256} for r in rows]
+    version.digest = policy.manifest_digest(entries)
+    version.scan_report, version.validation_report = scan, validation
+    errors = len(validation.get("errors") or [])  # type: ignore[arg-type]
+    version.blocked_reasons = policy.block_reasons(ds.level, int(scan["total"]), errors)  # type: ignore[call-overload]
+    manifest = {"dataset": ds.slug, "version": version.number, "digest": version.digest, "files": entries}
+    store.put_bytes(
+        manifest_key(ds, version), json.dumps(manifest, ensure_ascii=False).encode(), "application/json"
+    )
+    version.state = policy.transition(version.state, "blocked" if version.blocked_reasons else "ready")
+
+
+def discard(
+    session: Session, store: ObjectStore, principal: Principal, slug: str, number: int
+) -> DatasetVersion:
+    """Abandon an unpublished version's upload: every object and open multipart upload goes."""
+    ds, version = service.steward_version(session, principal, slug, number)
+    _require_mutable(version)
+    _reset(session, store, ds, version)
+    record(
+        session,
+        principal,
+        AuditEvent(
+            "dataset.upload_discard",
+            "dataset_version",
+            version.id,
+            org_id=ds.org_id,
+            data={"slug": ds.slug, "number": number},
+        ),
+    )
+    return version
+
+
+def _reset(session: Session, store: ObjectStore, ds: Dataset, version: DatasetVersion) -> None:
+    for row in repository.files(session, version.id):
+        if row.upload_id:  # some stores (MinIO) list open uploads only by exact key
+            store.abort_multipart(data_key(ds, version, row.path), row.upload_id)
+        session.delete(row)
+    store.delete_prefix(version_prefix(ds.id, version.number))
+    version.state, version.file_count, version.total_bytes, version.digest = "draft", 0, 0, None
+    version.scan_report = version.validation_report = None
+    version.blocked_reasons = []
+
+
+def sweep_abandoned(session: Session, store: ObjectStore, older_than: datetime) -> int:
+    """Reset versions whose upload started before `older_than` and never completed."""
+    from sqlalchemy import select
+
+    stale = session.execute(
+        select(DatasetVersion, Dataset)
+        .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+        .where(DatasetVersion.state == "uploading", DatasetVersion.upload_started_at < older_than)
+    ).all()
+    for version, ds in stale:
+        _reset(session, store, ds, version)
+        record(
+            session,
+            None,
+            AuditEvent(
+                "dataset.upload_abandoned",
+                "dataset_version",
+                version.id,
+                org_id=ds.org_id,
+                data={"slug": ds.slug, "number": version.number},
+            ),
+        )
+    return len(stale)

@@ -1,0 +1,301 @@
+"""Datasets: catalogue and search, versions, direct uploads, publishing, downloads and access grants."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from aicommons.datasets import grants, repository, service, uploads
+from aicommons.datasets.schemas import (
+    SLUG_PATTERN,
+    DatasetCreate,
+    DatasetOut,
+    DatasetUpdate,
+    DomainIn,
+    DomainOut,
+    DownloadLinks,
+    GrantDecision,
+    GrantOut,
+    GrantRequest,
+    Manifest,
+    ManifestEntry,
+    OverrideRequest,
+    SearchResult,
+    UploadPlan,
+    UploadRequest,
+    VersionCreate,
+    VersionOut,
+)
+from aicommons.datasets.storage import ObjectStore, build_store
+from aicommons.portal.core.errors import NotFound
+from aicommons.portal.core.i18n import translate
+from aicommons.portal.orgs import repository as orgs
+
+from .deps import PrincipalDep, SessionDep, SettingsDep, get_lang
+from .errors import error_body
+
+router = APIRouter(tags=["datasets"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such dataset or version, or not visible"}
+}
+Slug = Path(max_length=64, pattern=SLUG_PATTERN)
+Number = Path(ge=1, le=1_000_000)
+
+
+def get_store(request: Request) -> ObjectStore:
+    store: ObjectStore | None = getattr(request.app.state, "dataset_store", None)
+    if store is None:
+        store = build_store(request.app.state.settings)
+        request.app.state.dataset_store = store
+    return store
+
+
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+def _org_id(session: Session, slug: str) -> str:
+    org = orgs.by_slug(session, slug)
+    if org is None:
+        raise NotFound("org.not_found")
+    return org.id
+
+
+@router.get("/dataset-domains", response_model=list[DomainOut])
+def list_domains(principal: PrincipalDep, session: SessionDep) -> list[DomainOut]:
+    return [DomainOut.model_validate(d) for d in service.list_domains(session)]
+
+
+@router.post("/dataset-domains", response_model=DomainOut, status_code=201)
+def add_domain(principal: PrincipalDep, session: SessionDep, body: DomainIn) -> DomainOut:
+    return DomainOut.model_validate(service.add_domain(session, principal, body))
+
+
+@router.get("/datasets", response_model=SearchResult)
+def search_datasets(
+    principal: PrincipalDep,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=200, description="words in Chinese or English")] = None,
+    domain: Annotated[str | None, Query(max_length=64)] = None,
+    modality: Annotated[str | None, Query(max_length=32)] = None,
+    task: Annotated[str | None, Query(max_length=64)] = None,
+    licence: Annotated[str | None, Query(max_length=100)] = None,
+    level: Annotated[str | None, Query(pattern=r"^L[1-4]$")] = None,
+    org: Annotated[str | None, Query(max_length=64, description="organisation slug")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> SearchResult:
+    org_id = None
+    if org:
+        found = orgs.by_slug(session, org)
+        org_id = found.id if found else "-"
+    filters = {
+        "domain": domain,
+        "modality": modality,
+        "task": task,
+        "licence": licence,
+        "level": level,
+        "org": org_id,
+    }
+    return service.search(session, principal, q, filters, limit, offset)
+
+
+@router.post(
+    "/datasets", response_model=DatasetOut, status_code=201, responses={409: {"description": "Slug taken"}}
+)
+def create_dataset(principal: PrincipalDep, session: SessionDep, body: DatasetCreate) -> DatasetOut:
+    return DatasetOut.model_validate(service.create(session, principal, _org_id(session, body.org), body))
+
+
+@router.get("/datasets/{slug}", response_model=DatasetOut, responses=NOT_FOUND)
+def get_dataset(principal: PrincipalDep, session: SessionDep, slug: str = Slug) -> DatasetOut:
+    return DatasetOut.model_validate(service.get(session, principal, slug))
+
+
+@router.patch("/datasets/{slug}", response_model=DatasetOut, responses=NOT_FOUND)
+def update_dataset(
+    principal: PrincipalDep, session: SessionDep, body: DatasetUpdate, slug: str = Slug
+) -> DatasetOut:
+    return DatasetOut.model_validate(service.update(session, principal, slug, body))
+
+
+@router.get("/datasets/{slug}/versions", response_model=list[VersionOut], responses=NOT_FOUND)
+def list_versions(principal: PrincipalDep, session: SessionDep, slug: str = Slug) -> list[VersionOut]:
+    return [VersionOut.model_validate(v) for v in service.list_versions(session, principal, slug)]
+
+
+@router.post("/datasets/{slug}/versions", response_model=VersionOut, status_code=201, responses=NOT_FOUND)
+def create_version(
+    principal: PrincipalDep, session: SessionDep, body: VersionCreate | None = None, slug: str = Slug
+) -> VersionOut:
+    return VersionOut.model_validate(
+        service.create_version(session, principal, slug, body or VersionCreate())
+    )
+
+
+@router.get("/datasets/{slug}/versions/{number}", response_model=VersionOut, responses=NOT_FOUND)
+def get_version(
+    principal: PrincipalDep, session: SessionDep, slug: str = Slug, number: int = Number
+) -> VersionOut:
+    return VersionOut.model_validate(service.get_version(session, principal, slug, number)[1])
+
+
+@router.get("/datasets/{slug}/versions/{number}/manifest", response_model=Manifest, responses=NOT_FOUND)
+def get_manifest(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep, slug: str = Slug, number: int = Number
+) -> Manifest:
+    ds, version = service.get_version(session, principal, slug, number)
+    files = [
+        ManifestEntry(path=f.path, size=f.size, sha256=f.sha256)
+        for f in repository.files(session, version.id)
+    ]
+    return Manifest(
+        dataset=ds.slug,
+        version=version.number,
+        digest=version.digest,
+        uri=store.uri(uploads.data_key(ds, version, "")),
+        files=files,
+    )
+
+
+@router.post("/datasets/{slug}/versions/{number}/uploads", response_model=UploadPlan, responses=NOT_FOUND)
+def plan_upload(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    body: UploadRequest,
+    slug: str = Slug,
+    number: int = Number,
+) -> UploadPlan:
+    """Start or resume an upload: presigned URLs for every part not yet stored."""
+    return uploads.plan(session, store, settings, principal, slug, number, body)
+
+
+@router.delete("/datasets/{slug}/versions/{number}/uploads", response_model=VersionOut, responses=NOT_FOUND)
+def discard_upload(
+    principal: PrincipalDep, session: SessionDep, store: StoreDep, slug: str = Slug, number: int = Number
+) -> VersionOut:
+    return VersionOut.model_validate(uploads.discard(session, store, principal, slug, number))
+
+
+@router.post(
+    "/datasets/{slug}/versions/{number}/complete",
+    response_model=VersionOut,
+    responses={**NOT_FOUND, 422: {"description": "Checksum or size mismatch; those files were discarded"}},
+)
+def complete_upload(
+    request: Request,
+    principal: PrincipalDep,
+    session: SessionDep,
+    store: StoreDep,
+    slug: str = Slug,
+    number: int = Number,
+) -> Any:
+    done = uploads.complete(session, store, principal, slug, number)
+    if done.mismatched:
+        # Returned, not raised: the discarded files stay committed, so a retry resends only them.
+        paths = ", ".join(done.mismatched[:10])
+        message = translate("dataset.checksum_mismatch", get_lang(request), {"paths": paths})
+        return JSONResponse(
+            error_body("dataset.checksum_mismatch", message, files=done.mismatched), status_code=422
+        )
+    return VersionOut.model_validate(done.version)
+
+
+@router.post("/datasets/{slug}/versions/{number}/override", response_model=VersionOut, responses=NOT_FOUND)
+def override_block(
+    principal: PrincipalDep,
+    session: SessionDep,
+    body: OverrideRequest,
+    slug: str = Slug,
+    number: int = Number,
+) -> VersionOut:
+    return VersionOut.model_validate(service.override(session, principal, slug, number, body.justification))
+
+
+@router.post("/datasets/{slug}/versions/{number}/publish", response_model=VersionOut, responses=NOT_FOUND)
+def publish_version(
+    principal: PrincipalDep, session: SessionDep, slug: str = Slug, number: int = Number
+) -> VersionOut:
+    return VersionOut.model_validate(service.publish(session, principal, slug, number))
+
+
+@router.post("/datasets/{slug}/versions/{number}/deprecate", response_model=VersionOut, responses=NOT_FOUND)
+def deprecate_version(
+    principal: PrincipalDep, session: SessionDep, slug: str = Slug, number: int = Number
+) -> VersionOut:
+    return VersionOut.model_validate(service.deprecate(session, principal, slug, number))
+
+
+@router.post("/datasets/{slug}/versions/{number}/download", response_model=DownloadLinks, responses=NOT_FOUND)
+def download_links(
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    slug: str = Slug,
+    number: int = Number,
+) -> DownloadLinks:
+    """Short-lived presigned links (L1; L2 after accepting the licence). L3 and L4: never."""
+    return grants.download_links(session, store, settings, principal, slug, number)
+
+
+@router.post("/datasets/{slug}/licence/accept", status_code=204, responses=NOT_FOUND)
+def accept_licence(principal: PrincipalDep, session: SessionDep, slug: str = Slug) -> None:
+    grants.accept_licence(session, principal, slug)
+
+
+@router.get("/datasets/{slug}/grants", response_model=list[GrantOut], responses=NOT_FOUND)
+def list_grants(principal: PrincipalDep, session: SessionDep, slug: str = Slug) -> list[GrantOut]:
+    return [grants.grant_out(g) for g in grants.list_grants(session, principal, slug)]
+
+
+@router.post("/datasets/{slug}/grants", response_model=GrantOut, status_code=201, responses=NOT_FOUND)
+def request_access(
+    principal: PrincipalDep, session: SessionDep, body: GrantRequest, slug: str = Slug
+) -> GrantOut:
+    org = orgs.by_slug(session, body.org)
+    org_id = org.id if org else "-"
+    return grants.grant_out(grants.request_access(session, principal, slug, org_id, body))
+
+
+GrantId = Path(max_length=36)
+
+
+@router.post("/datasets/{slug}/grants/{grant_id}/approve", response_model=GrantOut, responses=NOT_FOUND)
+def approve_grant(
+    principal: PrincipalDep,
+    session: SessionDep,
+    body: GrantDecision | None = None,
+    slug: str = Slug,
+    grant_id: str = GrantId,
+) -> GrantOut:
+    reason = body.reason if body else None
+    return grants.grant_out(grants.decide(session, principal, slug, grant_id, True, reason))
+
+
+@router.post("/datasets/{slug}/grants/{grant_id}/reject", response_model=GrantOut, responses=NOT_FOUND)
+def reject_grant(
+    principal: PrincipalDep,
+    session: SessionDep,
+    body: GrantDecision | None = None,
+    slug: str = Slug,
+    grant_id: str = GrantId,
+) -> GrantOut:
+    reason = body.reason if body else None
+    return grants.grant_out(grants.decide(session, principal, slug, grant_id, False, reason))
+
+
+@router.post("/datasets/{slug}/grants/{grant_id}/revoke", response_model=GrantOut, responses=NOT_FOUND)
+def revoke_grant(
+    principal: PrincipalDep,
+    session: SessionDep,
+    body: GrantDecision | None = None,
+    slug: str = Slug,
+    grant_id: str = GrantId,
+) -> GrantOut:
+    return grants.grant_out(grants.revoke(session, principal, slug, grant_id, body.reason if body else None))

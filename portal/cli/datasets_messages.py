@@ -1,0 +1,50 @@
+"""The datasets commands' own words, in English and Chinese."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "created": {"en": "Dataset {slug} created.", "zh": "数据集 {slug} 已创建。"},
+    "version_created": {"en": "Version {number} of {slug} created.", "zh": "已创建 {slug} 的版本 {number}。"},
+    "hashing": {"en": "Hashing files in {folder}…", "zh": "正在计算 {folder} 中文件的校验和…"},
+    "uploading": {"en": "Uploading", "zh": "上传中"},
+    "pushed": {
+        "en": "{slug} v{number}: {state} · {files} files · {bytes} bytes · {digest}",
+        "zh": "{slug} v{number}：{state} · {files} 个文件 · {bytes} 字节 · {digest}",
+    },
+    "blocked": {"en": "Blocked: {reasons}", "zh": "已阻断：{reasons}"},
+    "findings": {"en": "Personal data found: {counts}", "zh": "发现个人信息：{counts}"},
+    "mask_hint": {
+        "en": "Mask it (`aicommons datasets mask DIR OUT`) and push OUT again, or override with a reason.",
+        "zh": "请用 `aicommons datasets mask DIR OUT` 脱敏后重新推送 OUT；或填写理由予以豁免。",
+    },
+    "validation_errors": {"en": "Validation errors:", "zh": "校验错误："},
+    "masked": {
+        "en": "Masked {count} findings in {files} files into {target}.",
+        "zh": "已在 {files} 个文件中脱敏 {count} 处，输出到 {target}。",
+    },
+    "published": {"en": "{slug} v{number} published.", "zh": "{slug} v{number} 已发布。"},
+    "state": {"en": "{slug} v{number}: {state}", "zh": "{slug} v{number}：{state}"},
+    "downloaded": {
+        "en": "Downloaded {files} files into {target}.",
+        "zh": "已下载 {files} 个文件到 {target}。",
+    },
+    "checksum_failed": {"en": "Checksum mismatch for {path}", "zh": "{path} 校验和不一致"},
+    "grant": {"en": "Grant {id}: {state}", "zh": "授权 {id}：{state}"},
+    "licence_accepted": {"en": "Licence of {slug} accepted.", "zh": "已接受 {slug} 的许可协议。"},
+    "results": {"en": "{total} datasets", "zh": "共 {total} 个数据集"},
+    "col_slug": {"en": "slug", "zh": "标识"},
+    "col_title": {"en": "title", "zh": "标题"},
+    "col_domain": {"en": "domain", "zh": "领域"},
+    "col_level": {"en": "level", "zh": "级别"},
+    "col_licence": {"en": "licence", "zh": "许可"},
+    "col_version": {"en": "version", "zh": "版本"},
+    "col_state": {"en": "state", "zh": "状态"},
+    "col_files": {"en": "files", "zh": "文件数"},
+    "col_org": {"en": "organisation", "zh": "机构"},
+    "col_purpose": {"en": "purpose", "zh": "用途"},
+    "col_expires": {"en": "expires", "zh": "过期时间"},
+}
+
+
+def say(key: str, lang: str, **params: object) -> str:
+    return MESSAGES[key][lang].format(**params)
