@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from aicommons.portal.auth import keys
 from aicommons.portal.auth import service as auth_service
@@ -52,7 +53,10 @@ async def _read_credentials(request: Request) -> TokenRequest:
             raise InvalidInput("request.malformed_json") from exc
     if not isinstance(raw, dict):
         raise InvalidInput("request.invalid", detail="expected an object with username and password")
-    return TokenRequest.model_validate(raw)
+    try:
+        return TokenRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
 
 
 class OidcConfig(BaseModel):

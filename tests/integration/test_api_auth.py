@@ -205,3 +205,10 @@ def test_change_password(portal: Portal) -> None:
     )
     assert ok.status_code == 204
     assert _login(portal, "alice", "new-password-123")
+
+
+@pytest.mark.parametrize("body", [{}, {"username": "alice"}, {"org": "acme"}, {"username": 5, "password": []}])
+def test_incomplete_credentials_are_422_naming_the_field(portal: Portal, body: dict[str, object]) -> None:
+    response = portal.client().post("/api/v1/auth/token", json=body)
+    assert response.status_code == 422
+    assert {f["field"] for f in response.json()["error"]["fields"]} & {"body.username", "body.password"}
