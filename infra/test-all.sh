@@ -17,6 +17,9 @@ step "python environment ($VENV)"
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
 export PATH="$VENV/bin:$PATH"
 
+step "browser for the end-to-end tests (Debian's Chromium, Playwright's Python package)"
+VENV="$VENV" bash infra/lib/browser.sh
+
 step "real services: PostgreSQL, MinIO, Keycloak"
 bash infra/services.sh up
 eval "$(bash infra/services.sh env)"
