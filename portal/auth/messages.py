@@ -53,3 +53,16 @@ register(
         },
     }
 )
+
+register(
+    {
+        "auth.sso_failed": {
+            "en": "Sign-in through the identity provider failed; try again",
+            "zh": "统一身份认证登录失败，请重试",
+        },
+        "auth.sso_state": {
+            "en": "The sign-in request expired or was not started here; try again",
+            "zh": "登录请求已过期或并非由本站发起，请重试",
+        },
+    }
+)

@@ -52,6 +52,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "web.login.username": {"en": "Username", "zh": "用户名"},
     "web.login.password": {"en": "Password", "zh": "密码"},
     "web.login.submit": {"en": "Sign in", "zh": "登录"},
+    "web.login.sso": {"en": "Sign in with your organisation account", "zh": "使用机构统一身份登录"},
+    "web.login.or_local": {"en": "or with a local account", "zh": "或使用本地账户"},
     "web.login.signed_out": {"en": "You have signed out.", "zh": "您已退出登录。"},
     "web.login.expired": {
         "en": "Your session has ended; please sign in again.",

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from aicommons.portal.api.deps import SessionDep, SettingsDep
 from aicommons.portal.api.errors import STATUS_BY_KIND
@@ -50,9 +51,22 @@ def optional_principal(request: Request, session: SessionDep, settings: Settings
         try:
             principal = auth_service.authenticate(session, settings, token)
         except Unauthenticated:
-            request.state.session_expired = True
+            principal = _renewed(request, session, settings)
+            request.state.session_expired = principal is None
     request.state.principal = principal
     return principal
+
+
+def _renewed(request: Request, session: Session, settings: Settings) -> Principal | None:
+    from .sso import renew_session
+
+    token = renew_session(request, settings)
+    if token is None:
+        return None
+    try:
+        return auth_service.authenticate(session, settings, token)
+    except Unauthenticated:
+        return None
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Response
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from aicommons.portal.api.deps import SessionDep
+from aicommons.portal.auth import oidc_login
 from aicommons.portal.auth import repository as users
 from aicommons.portal.auth import service as auth_service
 from aicommons.portal.auth.schemas import ApiTokenCreate
@@ -20,7 +22,7 @@ from aicommons.portal.core.time import utcnow
 from aicommons.portal.orgs import service as orgs_service
 from aicommons.portal.orgs.schemas import MemberAdd
 
-from . import admin
+from . import admin, sso
 from . import session as web_session
 from .rendering import (
     STATIC_DIR,
@@ -48,6 +50,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(router)
     app.include_router(admin.router)
+    sso.install(app)
 
 
 # --- sign-in ------------------------------------------------------------------------------
@@ -57,7 +60,14 @@ def install(app: FastAPI) -> None:
 def login_form(page: PageDep, next: str = "/") -> Response:
     if page.principal is not None:
         return redirect(page, safe_next(next))
-    return render(page, "login.html", next=safe_next(next), username="")
+    return render(page, "login.html", next=safe_next(next), username="", **_sign_in_options(page))
+
+
+def _sign_in_options(page: Page) -> dict[str, bool]:
+    return {
+        "sso_enabled": bool(page.settings.oidc_issuer),
+        "local_enabled": page.settings.local_accounts_enabled,
+    }
 
 
 @router.post("/login", dependencies=[CsrfDep])
@@ -74,7 +84,13 @@ def login(
         session.rollback()
         message = error_message(error, page.lang)
         return render(
-            page, "login.html", status_of(error), next=safe_next(next), username=username, error=message
+            page,
+            "login.html",
+            status_of(error),
+            next=safe_next(next),
+            username=username,
+            error=message,
+            **_sign_in_options(page),
         )
     response = redirect(page, safe_next(next))
     web_session.start_session(response, page.settings, issued.access_token, issued.expires_in)
@@ -96,8 +112,13 @@ def logout_form(page: PageDep) -> Response:
 
 @router.post("/logout", dependencies=[CsrfDep])
 def logout(page: PageDep) -> Response:
+    signed_in_with_sso = bool(page.request.cookies.get(sso.REFRESH_COOKIE))
     response = redirect(page, "/login", web_session.Flash("info", "web.login.signed_out"))
+    if signed_in_with_sso and page.settings.oidc_issuer:
+        # End the provider's session too, or the next "sign in" would silently reuse it.
+        response = RedirectResponse(oidc_login.logout_url(page.settings), status_code=303)
     web_session.end_session(response, page.settings)
+    sso.end_sso(response)
     return response
 
 

@@ -16,7 +16,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import bindparam, inspect, select, text
 
@@ -45,28 +44,64 @@ def _seed_acme(portal: Portal) -> dict[str, str]:
     ids: dict[str, str] = {}
     _ok(root.post("/api/v1/flavours", json={"name": "H100-80G", "capacity_gpus": 8}))
     _ok(root.put("/api/v1/quotas", json={"org": "acme", "flavour": "H100-80G", "guaranteed_gpus": 2}))
-    allocation = _ok(alice.post("/api/v1/allocations", json={
-        "org": "acme", "flavour": "H100-80G", "gpu_hours": 100, "purpose": "pretraining acme-model",
-        "valid_from": _iso(timedelta(days=-1)), "valid_until": _iso(timedelta(days=30)),
-    }))
+    allocation = _ok(
+        alice.post(
+            "/api/v1/allocations",
+            json={
+                "org": "acme",
+                "flavour": "H100-80G",
+                "gpu_hours": 100,
+                "purpose": "pretraining acme-model",
+                "valid_from": _iso(timedelta(days=-1)),
+                "valid_until": _iso(timedelta(days=30)),
+            },
+        )
+    )
     ids["allocation_id"] = allocation["id"]
-    booking = _ok(alice.post("/api/v1/bookings", json={
-        "org": "acme", "flavour": "H100-80G", "gpus": 1,
-        "starts_at": _iso(timedelta(days=2)), "ends_at": _iso(timedelta(days=3)),
-    }))
+    booking = _ok(
+        alice.post(
+            "/api/v1/bookings",
+            json={
+                "org": "acme",
+                "flavour": "H100-80G",
+                "gpus": 1,
+                "starts_at": _iso(timedelta(days=2)),
+                "ends_at": _iso(timedelta(days=3)),
+            },
+        )
+    )
     ids["booking_id"] = booking["id"]
-    dataset = _ok(bob.post("/api/v1/datasets", json={
-        "org": "acme", "slug": "acme-private-scans", "title_en": "Acme private scans", "title_zh": "Acme 私有扫描",
-        "domain": "medical", "modality": "image", "task": "classification", "label_format": "imagefolder",
-        "licence_id": "CC-BY-4.0", "level": "L3",
-    }))
+    dataset = _ok(
+        bob.post(
+            "/api/v1/datasets",
+            json={
+                "org": "acme",
+                "slug": "acme-private-scans",
+                "title_en": "Acme private scans",
+                "title_zh": "Acme 私有扫描",
+                "domain": "medical",
+                "modality": "image",
+                "task": "classification",
+                "label_format": "imagefolder",
+                "licence_id": "CC-BY-4.0",
+                "level": "L3",
+            },
+        )
+    )
     ids["dataset_id"] = dataset["id"]
     ids["dataset_slug"] = "acme-private-scans"
     version = _ok(bob.post("/api/v1/datasets/acme-private-scans/versions", json={"notes": "first"}))
     ids["version_number"] = str(version["number"])
-    grant = _ok(alice.post("/api/v1/datasets/acme-private-scans/grants", json={
-        "org": "acme", "purpose": "train a model inside platform jobs", "duration_days": 30,
-    }))
+    grant = _ok(
+        alice.post(
+            "/api/v1/datasets/acme-private-scans/grants",
+            json={
+                "org": "acme",
+                "purpose": "train a model inside platform jobs",
+                "duration_days": 30,
+            },
+        )
+    )
     ids["grant_id"] = grant["id"]
     token = _ok(alice.post("/api/v1/tokens", json={"name": "acme-ci"}))
     ids["token_id"] = token["id"]
@@ -74,7 +109,9 @@ def _seed_acme(portal: Portal) -> dict[str, str]:
 
 
 def _ok(response: Any) -> dict[str, Any]:
-    assert response.status_code < 300, f"seeding failed: {response.request.method} {response.request.url}: {response.text}"
+    assert response.status_code < 300, (
+        f"seeding failed: {response.request.method} {response.request.url}: {response.text}"
+    )
     return dict(response.json())
 
 
@@ -103,10 +140,23 @@ def _body(operation: dict[str, Any]) -> dict[str, Any] | None:
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" not in content:
         return None
-    return {"org": "acme", "slug": "acme", "username": "carol", "name": "x", "role": "steward",
-            "gpu_hours": 10, "gpus": 1, "flavour": "H100-80G", "guaranteed_gpus": 8, "reason": "matrix",
-            "purpose": "cross-tenant attempt", "duration_days": 1, "justification": "x" * 30,
-            "accept": True, "notes": "x"}
+    return {
+        "org": "acme",
+        "slug": "acme",
+        "username": "carol",
+        "name": "x",
+        "role": "steward",
+        "gpu_hours": 10,
+        "gpus": 1,
+        "flavour": "H100-80G",
+        "guaranteed_gpus": 8,
+        "reason": "matrix",
+        "purpose": "cross-tenant attempt",
+        "duration_days": 1,
+        "justification": "x" * 30,
+        "accept": True,
+        "notes": "x",
+    }
 
 
 def _acme_fingerprint(portal: Portal, acme_id: str, acme_user_ids: list[str]) -> str:
@@ -145,8 +195,16 @@ def test_authorization_matrix(portal: Portal) -> None:
     with portal.sessionmaker() as session:
         acme_id = session.scalars(select(Organisation.id).where(Organisation.slug == "acme")).one()
     acme_users = [portal.principal(name).user_id for name in ("alice", "bob")]
-    secrets = {acme_id, ids["allocation_id"], ids["booking_id"], ids["dataset_id"], ids["grant_id"],
-               ids["token_id"], "acme-private-scans", "pretraining acme-model"}
+    secrets = {
+        acme_id,
+        ids["allocation_id"],
+        ids["booking_id"],
+        ids["dataset_id"],
+        ids["grant_id"],
+        ids["token_id"],
+        "acme-private-scans",
+        "pretraining acme-model",
+    }
     before = _acme_fingerprint(portal, acme_id, acme_users)
 
     operations = _operations(portal.client())

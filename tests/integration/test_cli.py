@@ -18,7 +18,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPortal]:
 def test_cli_end_to_end(served: ServedPortal) -> None:
     assert served.cli("whoami").returncode == 2, "not signed in yet"
 
-    login = served.cli("login", "--username", "admin", "--password", served.admin_password, "--server", served.url)
+    login = served.cli(
+        "login", "--username", "admin", "--password", served.admin_password, "--server", served.url
+    )
     assert login.returncode == 0, login.stderr
     assert "admin" in login.stdout
 
@@ -55,5 +57,7 @@ def test_cli_bad_input_is_a_clear_message(served: ServedPortal) -> None:
     served.cli("login", "--username", "admin", "--password", served.admin_password, "--server", served.url)
     invalid = served.cli("orgs", "create", "Not A Slug", "x")
     assert invalid.returncode == 2 and "slug" in invalid.stderr and "Traceback" not in invalid.stderr
-    unreachable = served.cli("whoami", extra_env={"AICOMMONS_SERVER": "http://127.0.0.1:9", "AICOMMONS_TOKEN": "x"})
+    unreachable = served.cli(
+        "whoami", extra_env={"AICOMMONS_SERVER": "http://127.0.0.1:9", "AICOMMONS_TOKEN": "x"}
+    )
     assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
