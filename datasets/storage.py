@@ -139,14 +139,16 @@ class S3Store:
 
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo] | None:
         parts: list[PartInfo] = []
-        marker: int | None = None
+        marker: str | None = None
         try:
             while True:
                 result = self.client._list_parts(self.bucket, key, upload_id, part_number_marker=marker)
-                parts.extend(PartInfo(p.part_number, p.size, p.etag) for p in result.parts)
+                parts.extend(PartInfo(p.part_number, p.size or 0, p.etag) for p in result.parts)
                 if not result.is_truncated:
                     return parts
-                marker = result.next_part_number_marker
+                marker = (
+                    None if result.next_part_number_marker is None else str(result.next_part_number_marker)
+                )
         except S3Error as exc:
             if exc.code == "NoSuchUpload":
                 return None

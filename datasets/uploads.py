@@ -146,8 +146,10 @@ def _plan_file(
         row.upload_id = store.start_multipart(key)
         parts = []
     done = sorted(p.number for p in parts if p.size == _expected_part_size(entry.size, part_size, p.number))
+    upload_id = row.upload_id
+    assert upload_id is not None
     urls = [
-        PartUrl(number=n, url=store.presign_part(key, row.upload_id, n, ttl))
+        PartUrl(number=n, url=store.presign_part(key, upload_id, n, ttl))
         for n in range(1, count + 1)
         if n not in set(done)
     ]

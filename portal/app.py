@@ -8,21 +8,59 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from aicommons.portal import __version__, audit
+from aicommons.portal.api import (
+    allocations,
+    auth,
+    bookings,
+    dataset_storage,
+    datasets,
+    flavours,
+    health,
+    mlflow_gateway,
+    orgs,
+    quotas,
+    tokens,
+    usage,
+    users,
+)
 from aicommons.portal.api import audit as audit_api
-from aicommons.portal.api import auth, health, orgs, tokens, users
 from aicommons.portal.api.errors import install_error_handlers
 from aicommons.portal.core.db import make_engine, make_sessionmaker
 from aicommons.portal.core.settings import Settings, get_settings
 from aicommons.portal.models_registry import import_all_models
+from aicommons.portal.orgs.directory import Directory, LocalDirectory
+from aicommons.portal.web import routes as web
 
 API_PREFIX = "/api/v1"
 
 
 def _api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, users, orgs, tokens, audit_api):
+    for module in (
+        health,
+        auth,
+        users,
+        orgs,
+        tokens,
+        audit_api,
+        flavours,
+        allocations,
+        quotas,
+        bookings,
+        usage,
+        datasets,
+        dataset_storage,
+    ):
         router.include_router(module.router)
     return router
+
+
+def _directory(settings: Settings) -> Directory:
+    if settings.oidc_issuer and settings.oidc_client_secret:
+        from aicommons.portal.auth.keycloak_directory import KeycloakDirectory
+
+        return KeycloakDirectory(settings)
+    return LocalDirectory()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url_resolved)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.directory = _directory(settings)
     install_error_handlers(app)
     app.include_router(_api_router())
     app.add_api_route("/.well-known/jwks.json", auth.jwks, include_in_schema=False)
+    app.include_router(mlflow_gateway.router)
+    web.install(app)  # the bilingual web UI: pages at /, static files at /static
     return app

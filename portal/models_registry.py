@@ -8,6 +8,8 @@ MODEL_MODULES = (
     "aicommons.portal.auth.models",
     "aicommons.portal.orgs.models",
     "aicommons.portal.audit.models",
+    "aicommons.datasets.models",
+    "aicommons.scheduler.models",
 )
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aicommons.portal.auth.schemas import ApiTokenCreate, UserCreate
-from aicommons.portal.client import AicommonsClient, ApiError, ClientConfig
+from aicommons.portal.client import AicommonsClient, ApiError, ClientConfig, oidc
 from aicommons.portal.orgs.schemas import MemberAdd, OrgCreate
 
 from .messages import current_lang, say
@@ -38,6 +38,7 @@ def _client(require_token: bool = True) -> Iterator[tuple[AicommonsClient, str]]
     if require_token and not config.token:
         err.print(f"[red]{say('not_logged_in', lang)}[/red]")
         raise typer.Exit(2)
+    _refresh_if_needed(config, lang)
     client = AicommonsClient(config.server, config.token, lang="zh-CN" if lang == "zh" else "en")
     try:
         yield client, lang
@@ -55,29 +56,66 @@ def _client(require_token: bool = True) -> Iterator[tuple[AicommonsClient, str]]
         client.close()
 
 
+def _refresh_if_needed(config: ClientConfig, lang: str) -> None:
+    if not (config.token and config.refresh_token and config.token_endpoint and config.client_id):
+        return
+    if not oidc.expires_soon(config.token):
+        return
+    try:
+        tokens = oidc.refresh_tokens(config.token_endpoint, config.client_id, config.refresh_token)
+    except ApiError as exc:
+        err.print(f"[red]{say('error', lang)} ({exc.code}):[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    config.token = tokens["access_token"]
+    config.refresh_token = tokens.get("refresh_token", config.refresh_token)
+    config.save()
+
+
 @app.command()
 def login(
-    username: Annotated[str, typer.Option(prompt=True, help="user name")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="password")],
+    username: Annotated[str | None, typer.Option(help="user name (local account)")] = None,
+    password: Annotated[str | None, typer.Option(help="password; prompted when omitted")] = None,
     server: Annotated[str | None, typer.Option(help="portal URL, e.g. http://127.0.0.1:8600")] = None,
+    sso: Annotated[
+        bool, typer.Option("--sso", help="sign in through the identity provider (device code)")
+    ] = False,
 ) -> None:
-    """Sign in with a local account and remember the token · 登录并保存令牌."""
+    """Sign in and remember the token · 登录并保存令牌."""
     config = ClientConfig.load()
     if server:
         config.server = server
-    config.token = None
+    config.token = config.refresh_token = None
     lang = current_lang(config.lang)
     client = AicommonsClient(config.server, lang="zh-CN" if lang == "zh" else "en")
     try:
-        issued = client.login(username, password)
+        if sso:
+            username = _device_login(client, config, lang)
+        else:
+            username = username or typer.prompt(say("prompt_username", lang))
+            password = password or typer.prompt(say("prompt_password", lang), hide_input=True)
+            config.token = client.login(username, password).access_token
     except ApiError as exc:
         err.print(f"[red]{say('error', lang)} ({exc.code}):[/red] {exc.message}")
         raise typer.Exit(1) from None
     finally:
         client.close()
-    config.token, config.username = issued.access_token, username
+    config.username = username
     config.save()
     console.print(say("logged_in", lang, server=config.server, username=username))
+
+
+def _device_login(client: AicommonsClient, config: ClientConfig, lang: str) -> str:
+    auth = oidc.start_device_login(client)
+    # soft_wrap keeps URLs on one line, so they can be copied whole.
+    console.print(say("device_visit", lang, url=auth.verification_uri, code=auth.user_code), soft_wrap=True)
+    if auth.verification_uri_complete:
+        console.print(say("device_direct", lang, url=auth.verification_uri_complete), soft_wrap=True)
+    with console.status(say("device_waiting", lang)):
+        tokens = oidc.poll_device_login(auth)
+    config.token, config.refresh_token = tokens["access_token"], tokens.get("refresh_token")
+    config.token_endpoint, config.client_id = auth.token_endpoint, auth.client_id
+    with AicommonsClient(config.server, config.token) as signed_in:
+        return signed_in.me().user.username
 
 
 @app.command()
@@ -229,3 +267,13 @@ def users_create(
         )
         user = client.create_user(data)
         console.print(say("user_created", lang, username=user.username))
+
+
+from .datasets import register as _register_datasets  # noqa: E402  (sub-app registered last)
+
+_register_datasets(app)
+
+
+from .quota import register as _register_quota  # noqa: E402
+
+_register_quota(app)

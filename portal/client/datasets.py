@@ -51,36 +51,36 @@ class DatasetsClient:
 
     def search(self, q: str | None = None, **facets: str | None) -> SearchResult:
         params = {k: v for k, v in {"q": q, **facets}.items() if v}
-        return self._json("GET", "/datasets", SearchResult, params=params)  # type: ignore[no-any-return]
+        return self._json("GET", "/datasets", SearchResult, params=params)
 
     def create(self, data: DatasetCreate) -> DatasetOut:
-        return self._json("POST", "/datasets", DatasetOut, data)  # type: ignore[no-any-return]
+        return self._json("POST", "/datasets", DatasetOut, data)
 
     def get(self, slug: str) -> DatasetOut:
-        return self._json("GET", f"/datasets/{slug}", DatasetOut)  # type: ignore[no-any-return]
+        return self._json("GET", f"/datasets/{slug}", DatasetOut)
 
     def versions(self, slug: str) -> list[VersionOut]:
-        return self._json("GET", f"/datasets/{slug}/versions", list[VersionOut])  # type: ignore[no-any-return]
+        return self._json("GET", f"/datasets/{slug}/versions", list[VersionOut])
 
     def new_version(self, slug: str, notes: str = "") -> VersionOut:
-        return self._json("POST", f"/datasets/{slug}/versions", VersionOut, {"notes": notes})  # type: ignore[no-any-return]
+        return self._json("POST", f"/datasets/{slug}/versions", VersionOut, {"notes": notes})
 
     def version(self, slug: str, number: int) -> VersionOut:
-        return self._json("GET", f"/datasets/{slug}/versions/{number}", VersionOut)  # type: ignore[no-any-return]
+        return self._json("GET", f"/datasets/{slug}/versions/{number}", VersionOut)
 
     def manifest(self, slug: str, number: int) -> Manifest:
-        return self._json("GET", f"/datasets/{slug}/versions/{number}/manifest", Manifest)  # type: ignore[no-any-return]
+        return self._json("GET", f"/datasets/{slug}/versions/{number}/manifest", Manifest)
 
     def plan_upload(self, slug: str, number: int, files: list[FileIn]) -> UploadPlan:
         body = UploadRequest(files=files)
-        return self._json("POST", f"/datasets/{slug}/versions/{number}/uploads", UploadPlan, body)  # type: ignore[no-any-return]
+        return self._json("POST", f"/datasets/{slug}/versions/{number}/uploads", UploadPlan, body)
 
     def complete(self, slug: str, number: int) -> VersionOut:
-        return self._json("POST", f"/datasets/{slug}/versions/{number}/complete", VersionOut)  # type: ignore[no-any-return]
+        return self._json("POST", f"/datasets/{slug}/versions/{number}/complete", VersionOut)
 
     def _action(self, slug: str, number: int, action: str, body: Any = None) -> VersionOut:
         path = f"/datasets/{slug}/versions/{number}/{action}"
-        return self._json("POST", path, VersionOut, body)  # type: ignore[no-any-return]
+        return self._json("POST", path, VersionOut, body)
 
     def publish(self, slug: str, number: int) -> VersionOut:
         return self._action(slug, number, "publish")
@@ -93,20 +93,20 @@ class DatasetsClient:
 
     def download_links(self, slug: str, number: int) -> DownloadLinks:
         path = f"/datasets/{slug}/versions/{number}/download"
-        return self._json("POST", path, DownloadLinks)  # type: ignore[no-any-return]
+        return self._json("POST", path, DownloadLinks)
 
     def accept_licence(self, slug: str) -> None:
         self.client._request("POST", f"/datasets/{slug}/licence/accept")
 
     def grants(self, slug: str) -> list[GrantOut]:
-        return self._json("GET", f"/datasets/{slug}/grants", list[GrantOut])  # type: ignore[no-any-return]
+        return self._json("GET", f"/datasets/{slug}/grants", list[GrantOut])
 
     def request_access(self, slug: str, data: GrantRequest) -> GrantOut:
-        return self._json("POST", f"/datasets/{slug}/grants", GrantOut, data)  # type: ignore[no-any-return]
+        return self._json("POST", f"/datasets/{slug}/grants", GrantOut, data)
 
     def decide(self, slug: str, grant_id: str, action: str, reason: str | None = None) -> GrantOut:
         path = f"/datasets/{slug}/grants/{grant_id}/{action}"
-        return self._json("POST", path, GrantOut, {"reason": reason} if reason else None)  # type: ignore[no-any-return]
+        return self._json("POST", path, GrantOut, {"reason": reason} if reason else None)
 
     def push(
         self,
@@ -225,7 +225,7 @@ def mask_folder(source: Path, target: Path) -> dict[str, int]:
 
 
 def scan_folder_paths(root: Path) -> list[Path]:
-    paths = []
+    paths: list[Path] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         paths.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))

@@ -30,11 +30,54 @@ class Settings(BaseSettings):
     bootstrap_admin_username: str = "admin"
     # Several replicas on one PostgreSQL migrate through a dedicated job instead (the Helm chart).
     migrate_on_start: bool = True
+    # Quota: bookings wait for an administrator; administrators may decide their own organisation's requests.
+    booking_requires_approval: bool = False
+    allow_self_approval: bool = False
+
+    # External identity provider (Keycloak). When oidc_issuer is set, bearer tokens from that issuer
+    # are accepted, users and memberships are mirrored from their claims, and organisations created
+    # in the portal are created in Keycloak as groups under oidc_org_group_root.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "aicommons-portal"
+    oidc_client_id: str = "aicommons-portal"
+    oidc_client_secret: str | None = None
+    oidc_cli_client_id: str = "aicommons-cli"
+    oidc_org_group_root: str = "/orgs"
+    oidc_jwks_ttl_s: int = 300
 
     mlflow_port: int = 8601
     ray_gcs_port: int = 8602
     ray_dashboard_port: int = 8265
     ray_client_port: int = 10001
+
+    # aicommons up
+    # Ray's dashboard agent listens on a fixed port (52365) by default, which collides with a
+    # second Ray on the same machine; 0 means "pick a free port at start".
+    ray_dashboard_agent_port: int = 0
+    ray_object_store_bytes: int = 256 * 1024 * 1024
+    mlflow_workers: int = 1
+    # Niceness added to the Ray head and everything it starts, so that on a small machine MLflow and
+    # the portal are not starved while Ray boots (Ray already runs its job workers at niceness 15).
+    ray_nice: int = 10
+    # With `up --external`, the MLflow and Ray dashboard the portal should use instead of children.
+    mlflow_external_url: str | None = None
+    ray_external_dashboard_url: str | None = None
+    up_start_timeout_s: float = 120.0
+    up_stop_grace_s: float = 20.0
+
+    # datasets: object storage ("local" directory under data_dir, or any S3 store via the minio SDK)
+    datasets_storage: str = "local"
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "aicommons-datasets"
+    datasets_part_size: int = 16 * 1024 * 1024
+    datasets_upload_url_ttl_s: int = 6 * 3600
+    datasets_download_url_ttl_s: int = 900
+    datasets_max_files: int = 100_000
+    datasets_max_file_bytes: int = 5 * 1024**4
+    datasets_job_credential_max_s: int = 12 * 3600
 
     @property
     def database_url_resolved(self) -> str:
@@ -43,6 +86,18 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def mlflow_url(self) -> str:
+        return (self.mlflow_external_url or f"http://{self.host}:{self.mlflow_port}").rstrip("/")
+
+    @property
+    def oidc_server_and_realm(self) -> tuple[str, str] | None:
+        """Split ".../realms/NAME" into Keycloak's base URL and the realm name."""
+        if not self.oidc_issuer or "/realms/" not in self.oidc_issuer:
+            return None
+        base, realm = self.oidc_issuer.rstrip("/").rsplit("/realms/", 1)
+        return base, realm
 
     @property
     def issuer(self) -> str:

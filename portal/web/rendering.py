@@ -160,6 +160,7 @@ def render(
     page: Page,
     template: str,
     status_code: int = 200,
+    *,
     flash: web_session.Flash | None = None,
     **context: Any,
 ) -> HTMLResponse:

@@ -63,7 +63,7 @@ def login_form(page: PageDep, next: str = "/") -> Response:
     return render(page, "login.html", next=safe_next(next), username="", **_sign_in_options(page))
 
 
-def _sign_in_options(page: Page) -> dict[str, bool]:
+def _sign_in_options(page: Page) -> dict[str, Any]:
     return {
         "sso_enabled": bool(page.settings.oidc_issuer),
         "local_enabled": page.settings.local_accounts_enabled,
@@ -157,8 +157,9 @@ def _org_page(page: Page, session: SessionDep, slug: str, status: int = 200, **e
     members = orgs_service.list_members(session, page.principal, slug)
     role = page.principal.role_in(org.id)
     can_manage = page.principal.is_admin or role == "steward"
-    context = {"org": org, "members": members, "role": role, "can_manage": can_manage}
-    return render(page, "org.html", status, **context, **extra)
+    return render(
+        page, "org.html", status, org=org, members=members, role=role, can_manage=can_manage, **extra
+    )
 
 
 @router.get("/orgs/{slug}")

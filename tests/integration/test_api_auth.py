@@ -207,7 +207,9 @@ def test_change_password(portal: Portal) -> None:
     assert _login(portal, "alice", "new-password-123")
 
 
-@pytest.mark.parametrize("body", [{}, {"username": "alice"}, {"org": "acme"}, {"username": 5, "password": []}])
+@pytest.mark.parametrize(
+    "body", [{}, {"username": "alice"}, {"org": "acme"}, {"username": 5, "password": []}]
+)
 def test_incomplete_credentials_are_422_naming_the_field(portal: Portal, body: dict[str, object]) -> None:
     response = portal.client().post("/api/v1/auth/token", json=body)
     assert response.status_code == 422

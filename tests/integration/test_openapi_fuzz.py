@@ -26,11 +26,15 @@ def _fuzz(schema: schemathesis.BaseSchema, headers: dict[str, str], examples: in
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def check(case: Case) -> None:
             response = case.call(headers=headers)
             if response.status_code >= 500 or "Traceback" in response.text:
-                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+                )
 
         check()
     return failures
@@ -43,7 +47,9 @@ def test_no_generated_request_causes_a_server_error(
 ) -> None:
     shutil.copy(sqlite_template, tmp_path / "portal.db")
     app = create_app(
-        Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'portal.db'}", migrate_on_start=False)
+        Settings(
+            data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'portal.db'}", migrate_on_start=False
+        )
     )
     headers: dict[str, str] = {}
     if caller:

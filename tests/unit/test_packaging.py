@@ -50,7 +50,10 @@ def test_every_source_package_is_declared() -> None:
 
 def test_console_script_runs(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "aicommons.portal.main", "--help"], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-m", "aicommons.portal.main", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
