@@ -58,7 +58,7 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Start the portal, a local Ray head and an MLflow server; stop them all on Ctrl-C."""
+    """Start the portal, a local Ray head and MLflow; Ctrl-C stops all · 启动门户、Ray 与 MLflow."""
     from .plan import PlanError, UpOptions, parse_flavours
     from .supervisor import run_up
 
@@ -75,7 +75,7 @@ def status(
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Show whether the platform started by `aicommons up` is running and healthy (exit 0 if so)."""
+    """Show whether the platform started by `up` is healthy (exit 0 if so) · 查看平台运行状态."""
     from .control import platform_status, print_status
 
     settings = _settings(data_dir)
@@ -89,7 +89,7 @@ def down(
         float, typer.Option("--timeout", help="Seconds to wait for everything to stop.")
     ] = 60.0,
 ) -> None:
-    """Stop the platform started by `aicommons up` and wait until every process is gone."""
+    """Stop the platform started by `up` and wait until every process is gone · 停止平台."""
     from .control import down as stop_platform
 
     settings = _settings(data_dir)

@@ -26,6 +26,7 @@ from aicommons.portal.core.settings import Settings
 
 from . import control, processes
 from .health import port_is_free, probe_all
+from .messages import say
 from .plan import PlanError, ServicePlan, UpOptions, detect_gpus, plan_services, ports_in_use
 from .processes import Child
 from .state import PlatformLock, UpState, read_state, remove_state, write_state
@@ -86,10 +87,10 @@ class Supervisor:
             self.runs = [ServiceRun(plan) for plan in self._plan()]
             password = self._start()
         except (PlanError, StartupFailed) as exc:
-            self.console.print(f"[bold red]aicommons up failed:[/] {exc}", soft_wrap=True)
+            self.console.print(say("failed", error=exc), soft_wrap=True)
             return EXIT_FAILED
         if self.stop_requested.is_set():
-            self.console.print("Interrupted before the platform was ready; stopping.")
+            self.console.print(say("interrupted"))
             return EXIT_FAILED
         self._mark_ready()
         self._print_ready(password)
@@ -202,29 +203,26 @@ class Supervisor:
                 mark = Spinner("dots", style="cyan")
                 note = run.detail
             table.add_row(mark, run.plan.title, note)
-        title = f"Starting aicommons… {elapsed:.0f} s" + (f" · {phase}" if phase else "")
+        title = say("starting", elapsed=f"{elapsed:.0f}") + (f" · {phase}" if phase else "")
         return Group(title, table)
 
     def _print_ready(self, password: str | None) -> None:
         elapsed = time.monotonic() - self.started_monotonic
-        self.console.print(f"[bold green]aicommons is up[/] in {elapsed:.1f} s", soft_wrap=True)
+        self.console.print(say("up", elapsed=f"{elapsed:.1f}"), soft_wrap=True)
         table = Table(show_header=False, box=None, padding=(0, 2))
         for run in self.runs:
-            timing = f"healthy after {run.healthy_after_s:.1f} s" if run.healthy_after_s else ""
+            timing = say("healthy_after", s=f"{run.healthy_after_s:.1f}") if run.healthy_after_s else ""
             for label, url in run.plan.links.items():
                 table.add_row(label, url, timing)
                 timing = ""
         self.console.print(table)
-        self.console.print(f"Data directory: {self.settings.data_dir}", soft_wrap=True)
-        self.console.print(f"Logs: {self.settings.data_dir / 'logs'}", soft_wrap=True)
+        self.console.print(say("data_dir", path=self.settings.data_dir), soft_wrap=True)
+        self.console.print(say("logs", path=self.settings.data_dir / "logs"), soft_wrap=True)
         if password:
             user = self.settings.bootstrap_admin_username
-            self.console.print(
-                f"[bold yellow]Bootstrap administrator[/] username: {user}  password: {password}",
-                soft_wrap=True,
-            )
-            self.console.print("This password is shown only once; change it after signing in.")
-        self.console.print("Press Ctrl-C (or run `aicommons down`) to stop.")
+            self.console.print(say("admin", user=user, password=password), soft_wrap=True)
+            self.console.print(say("admin_once"))
+        self.console.print(say("press_ctrl_c"))
         self.console.file.flush()
 
     def _report_already_running(self) -> None:
@@ -261,7 +259,7 @@ class Supervisor:
         children = [run.child for run in self.runs if run.child is not None]
         if not children:
             return
-        self.console.print("Stopping aicommons…")
+        self.console.print(say("stopping"))
         grace = self.settings.up_stop_grace_s
         # The portal first (it uses the others), then Ray and MLflow together.
         portal = [c for c in children if c.spec.name == "portal"]
@@ -274,7 +272,7 @@ class Supervisor:
         for child in children:
             with contextlib.suppress(Exception):
                 child.process.wait(timeout=1)
-        self.console.print("aicommons stopped.")
+        self.console.print(say("stopped"))
 
     def _install_signal_handlers(self) -> dict[int, object]:
         def request_stop(signum: int, _frame: FrameType | None) -> None:

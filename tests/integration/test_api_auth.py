@@ -214,3 +214,18 @@ def test_incomplete_credentials_are_422_naming_the_field(portal: Portal, body: d
     response = portal.client().post("/api/v1/auth/token", json=body)
     assert response.status_code == 422
     assert {f["field"] for f in response.json()["error"]["fields"]} & {"body.username", "body.password"}
+
+
+def test_local_accounts_can_be_switched_off(portal: Portal) -> None:
+    token = _login(portal, "alice")
+    portal.settings.local_accounts_enabled = False
+    try:
+        refused = portal.client().post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "auth.local_disabled"
+        assert portal.client().get("/api/v1/auth/config").json()["local_accounts_enabled"] is False
+        # Tokens already issued stay valid until they expire.
+        assert (
+            portal.client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        )
+    finally:
+        portal.settings.local_accounts_enabled = True

@@ -115,7 +115,9 @@ def test_expired_session_is_renewed_with_the_refresh_token(
     )
     browser.cookies.clear()
     # Only the refresh token is left (as after the access token's cookie expired).
-    page = browser.get("/", cookies={"aic_session": "expired.or.garbage", "aic_refresh": _refresh})
+    browser.cookies.set("aic_session", "expired.or.garbage")
+    browser.cookies.set("aic_refresh", _refresh)
+    page = browser.get("/")
     assert page.status_code == 200, page.headers
     assert "alice" in page.text
     renewed = page.headers.get_list("set-cookie")
