@@ -125,7 +125,7 @@ def test_expired_session_is_renewed_with_the_refresh_token(
 
 
 def test_a_bad_refresh_token_signs_out(browser: TestClient) -> None:
-    page = browser.get(
-        "/", cookies={"aic_session": "expired.or.garbage", "aic_refresh": "not-a-refresh-token"}
-    )
+    browser.cookies.set("aic_session", "expired.or.garbage")
+    browser.cookies.set("aic_refresh", "not-a-refresh-token")
+    page = browser.get("/")
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
