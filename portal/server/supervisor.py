@@ -290,11 +290,15 @@ class Supervisor:
                 signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
-def default_prepare(settings: Settings) -> str | None:
+def default_prepare(settings: Settings, options: UpOptions | None = None) -> str | None:
     from aicommons.portal.server import bootstrap
 
-    return bootstrap.prepare(settings)
+    declared = {f.name: f.count for f in options.flavours} if options else {}
+    return bootstrap.prepare(settings, declared)
 
 
 def run_up(settings: Settings, options: UpOptions, console: Console) -> int:
-    return Supervisor(settings=settings, options=options, console=console, prepare=default_prepare).run()
+    def prepare(prepared_settings: Settings) -> str | None:
+        return default_prepare(prepared_settings, options)
+
+    return Supervisor(settings=settings, options=options, console=console, prepare=prepare).run()

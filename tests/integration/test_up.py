@@ -139,6 +139,14 @@ def assert_services_healthy(state: dict) -> None:
     assert ray_resources(urls["Ray dashboard"]).get("H100-80G") == 2.0
 
 
+def assert_flavour_registered(portal: str, admin_password: str, name: str, capacity: int) -> None:
+    """`--flavor` declares the accelerator to Ray and makes it bookable in the portal."""
+    token = httpx.post(f"{portal}/api/v1/auth/token", json={"username": "admin", "password": admin_password})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    listed = httpx.get(f"{portal}/api/v1/flavours", headers=headers, timeout=10).json()
+    assert {f["name"]: f["capacity_gpus"] for f in listed}.get(name) == capacity, listed
+
+
 def assert_all_gone(supervisor_pid: int, groups: list[int]) -> None:
     assert processes.wait_until(
         lambda: not processes.pid_alive(supervisor_pid) and not any(map(processes.group_alive, groups)),
@@ -160,6 +168,7 @@ def test_up_status_down_and_restart_on_same_data_dir(platform: Platform) -> None
         assert state["ready"] is True and state["supervisor_pid"] == proc.pid
         assert set(state["services"]) == {"portal", "ray", "mlflow"}
         assert_services_healthy(state)
+        assert_flavour_registered(state["urls"]["Portal"], password.group(1), "H100-80G", 2)
 
         status = platform.cli("status")
         assert status.returncode == 0, status.stdout + status.stderr
