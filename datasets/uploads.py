@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicommons.portal.core.audit import AuditEvent, record
@@ -319,17 +320,47 @@ def _reset(session: Session, store: ObjectStore, ds: Dataset, version: DatasetVe
     version.blocked_reasons = []
 
 
-def sweep_abandoned(session: Session, store: ObjectStore, older_than: datetime) -> int:
-    """Reset versions whose upload started before `older_than` and never completed."""
-    from sqlalchemy import select
+@dataclass(frozen=True)
+class SweptVersion:
+    dataset: str
+    number: int
+    started_at: datetime | None
 
+
+def abandon_cutoff(settings: Settings, now: datetime) -> datetime:
+    """Uploads started before this are abandoned: never while their part URLs may still be used."""
+    age = max(settings.datasets_upload_abandon_after_s, settings.datasets_upload_url_ttl_s)
+    return now - timedelta(seconds=age)
+
+
+def sweep_abandoned(
+    session: Session, store: ObjectStore, settings: Settings, now: datetime | None = None
+) -> list[SweptVersion]:
+    """Reset versions stuck in `uploading` since before the cutoff, as `discard` would.
+
+    Their open multipart uploads are aborted and every object under the version's prefix is
+    deleted; the version goes back to `draft` (the reset that `discard` performs on a mutable
+    version, so that the steward can plan a new upload) and each reset is audited with no actor.
+    Only `uploading` is ever selected: ready, blocked, published and deprecated versions are
+    never touched. The caller commits.
+    """
+    cutoff = abandon_cutoff(settings, now or utcnow())
     stale = session.execute(
         select(DatasetVersion, Dataset)
         .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        .where(DatasetVersion.state == "uploading", DatasetVersion.upload_started_at < older_than)
+        .where(
+            DatasetVersion.state == "uploading",
+            DatasetVersion.upload_started_at.is_not(None),
+            DatasetVersion.upload_started_at < cutoff,
+        )
+        .order_by(DatasetVersion.upload_started_at)
+        .with_for_update(of=DatasetVersion, skip_locked=True)
     ).all()
+    swept = []
     for version, ds in stale:
+        started = version.upload_started_at
         _reset(session, store, ds, version)
+        version.upload_started_at = None
         record(
             session,
             None,
@@ -338,7 +369,13 @@ def sweep_abandoned(session: Session, store: ObjectStore, older_than: datetime) 
                 "dataset_version",
                 version.id,
                 org_id=ds.org_id,
-                data={"slug": ds.slug, "number": version.number},
+                data={
+                    "slug": ds.slug,
+                    "number": version.number,
+                    "upload_started_at": started.isoformat() if started else None,
+                },
             ),
         )
-    return len(stale)
+        swept.append(SweptVersion(ds.slug, version.number, started))
+    session.flush()
+    return swept

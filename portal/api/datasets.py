@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from aicommons.datasets import grants, repository, service, uploads
+from aicommons.datasets import exports, grants, repository, service, uploads
 from aicommons.datasets.schemas import (
     SLUG_PATTERN,
     DatasetCreate,
@@ -29,10 +29,14 @@ from aicommons.datasets.schemas import (
     VersionCreate,
     VersionOut,
 )
+from aicommons.datasets.policy import DOWNLOADABLE
 from aicommons.datasets.storage import ObjectStore, build_store
 from aicommons.portal.core.errors import NotFound
 from aicommons.portal.core.i18n import translate
+from aicommons.portal.core.principal import Principal
+from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs import repository as orgs
+from aicommons.portal.orgs.models import Organisation
 
 from .deps import PrincipalDep, SessionDep, SettingsDep, get_lang
 from .errors import error_body
@@ -113,6 +117,51 @@ def create_dataset(principal: PrincipalDep, session: SessionDep, body: DatasetCr
 @router.get("/datasets/{slug}", response_model=DatasetOut, responses=NOT_FOUND)
 def get_dataset(principal: PrincipalDep, session: SessionDep, slug: str = Slug) -> DatasetOut:
     return DatasetOut.model_validate(service.get(session, principal, slug))
+
+
+def _export_source(
+    session: Session, principal: Principal, settings: Settings, store: ObjectStore, slug: str
+) -> exports.ExportSource:
+    rows = exports.load(session, principal, slug)
+    ds, version = rows.dataset, rows.version
+    org = session.get(Organisation, ds.org_id)
+    base = settings.base_url
+    publisher = exports.Publisher(
+        name=org.name if org else ds.org_id,
+        slug=org.slug if org else ds.org_id,
+        url=f"{base}/api/v1/orgs/{org.slug}" if org else None,
+    )
+    content_url = None
+    if version is not None and store.kind == "s3" and ds.level in DOWNLOADABLE:
+        # Only the object's location in the bucket; reading it still takes a grant-checked link.
+        content_url = lambda path: store.uri(uploads.data_key(ds, version, path))  # noqa: E731
+    return exports.ExportSource(
+        dataset=ds,
+        version=version,
+        files=rows.files,
+        domain=rows.domain,
+        publisher=publisher,
+        landing_url=f"{base}/api/v1/datasets/{ds.slug}",
+        content_url=content_url,
+    )
+
+
+@router.get("/datasets/{slug}/croissant", responses=NOT_FOUND)
+def export_croissant(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, store: StoreDep, slug: str = Slug
+) -> JSONResponse:
+    """MLCommons Croissant 1.0 (JSON-LD) of the dataset and its latest published version."""
+    doc = exports.build_croissant(_export_source(session, principal, settings, store, slug))
+    return JSONResponse(doc, media_type="application/ld+json")
+
+
+@router.get("/datasets/{slug}/dcat", responses=NOT_FOUND)
+def export_dcat(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, store: StoreDep, slug: str = Slug
+) -> JSONResponse:
+    """DCAT-AP style JSON-LD (dcat:Dataset) with titles and descriptions in English and Chinese."""
+    doc = exports.build_dcat(_export_source(session, principal, settings, store, slug))
+    return JSONResponse(doc, media_type="application/ld+json")
 
 
 @router.patch("/datasets/{slug}", response_model=DatasetOut, responses=NOT_FOUND)

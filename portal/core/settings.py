@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     datasets_max_files: int = 100_000
     datasets_max_file_bytes: int = 5 * 1024**4
     datasets_job_credential_max_s: int = 12 * 3600
+    # an `uploading` version untouched this long is swept back to draft (never below the URL TTL)
+    datasets_upload_abandon_after_s: int = 24 * 3600
 
     @property
     def database_url_resolved(self) -> str:
