@@ -334,13 +334,18 @@ def abandon_cutoff(settings: Settings, now: datetime) -> datetime:
 
 
 def sweep_abandoned(
-    session: Session, store: ObjectStore, settings: Settings, now: datetime | None = None
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    now: datetime | None = None,
+    actor: Principal | None = None,
 ) -> list[SweptVersion]:
     """Reset versions stuck in `uploading` since before the cutoff, as `discard` would.
 
     Their open multipart uploads are aborted and every object under the version's prefix is
     deleted; the version goes back to `draft` (the reset that `discard` performs on a mutable
-    version, so that the steward can plan a new upload) and each reset is audited with no actor.
+    version, so that the steward can plan a new upload) and each reset is audited, with no actor
+    when run by the system.
     Only `uploading` is ever selected: ready, blocked, published and deprecated versions are
     never touched. The caller commits.
     """
@@ -363,7 +368,7 @@ def sweep_abandoned(
         version.upload_started_at = None
         record(
             session,
-            None,
+            actor,
             AuditEvent(
                 "dataset.upload_abandoned",
                 "dataset_version",
@@ -379,3 +384,11 @@ def sweep_abandoned(
         swept.append(SweptVersion(ds.slug, version.number, started))
     session.flush()
     return swept
+
+
+def sweep_as(
+    session: Session, store: ObjectStore, settings: Settings, principal: Principal
+) -> list[SweptVersion]:
+    """An administrator runs the sweep now (audited under their name)."""
+    principal.require_admin()
+    return sweep_abandoned(session, store, settings, utcnow(), actor=principal)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from aicommons.datasets import exports, grants, repository, service, uploads
+from aicommons.datasets.policy import DOWNLOADABLE
 from aicommons.datasets.schemas import (
     SLUG_PATTERN,
     DatasetCreate,
@@ -29,7 +32,6 @@ from aicommons.datasets.schemas import (
     VersionCreate,
     VersionOut,
 )
-from aicommons.datasets.policy import DOWNLOADABLE
 from aicommons.datasets.storage import ObjectStore, build_store
 from aicommons.portal.core.errors import NotFound
 from aicommons.portal.core.i18n import translate
@@ -105,6 +107,23 @@ def search_datasets(
         "org": org_id,
     }
     return service.search(session, principal, q, filters, limit, offset)
+
+
+class SweptOut(BaseModel):
+    dataset: str
+    number: int
+    upload_started_at: datetime | None
+
+
+@router.post("/dataset-uploads/sweep", response_model=list[SweptOut])
+def sweep_abandoned_uploads(
+    principal: PrincipalDep, session: SessionDep, settings: SettingsDep, store: StoreDep
+) -> list[SweptOut]:
+    """Administrators: reset versions stuck in `uploading` past `datasets_upload_abandon_after_s`."""
+    return [
+        SweptOut(dataset=s.dataset, number=s.number, upload_started_at=s.started_at)
+        for s in uploads.sweep_as(session, store, settings, principal)
+    ]
 
 
 @router.post(

@@ -141,12 +141,15 @@ def nav_items(page: Page) -> list[dict[str, str]]:
         return []
     items = [
         {"href": "/", "label": page.t("web.nav.dashboard")},
+        {"href": "/quota", "label": page.t("web.nav.quota")},
         {"href": "/tokens", "label": page.t("web.nav.tokens")},
     ]
     if page.principal.is_admin:
         items += [
             {"href": "/admin/users", "label": page.t("web.nav.users")},
             {"href": "/admin/orgs", "label": page.t("web.nav.orgs")},
+            {"href": "/admin/allocations", "label": page.t("web.nav.allocations")},
+            {"href": "/admin/usage", "label": page.t("web.nav.usage")},
             {"href": "/admin/audit", "label": page.t("web.nav.audit")},
         ]
     return items

@@ -22,7 +22,7 @@ from aicommons.portal.core.time import utcnow
 from aicommons.portal.orgs import service as orgs_service
 from aicommons.portal.orgs.schemas import MemberAdd
 
-from . import admin, sso
+from . import admin, quota, sso
 from . import session as web_session
 from .rendering import (
     STATIC_DIR,
@@ -50,6 +50,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(quota.router)
     sso.install(app)
 
 
