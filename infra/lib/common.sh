@@ -83,6 +83,19 @@ fail_with_log() {
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 pidfile_pid() { if [[ -f "$1" ]]; then cat "$1" 2>/dev/null || true; fi; }
 # stop_pid NAME PIDFILE [TIMEOUT]: TERM, wait, then KILL.
+# stop_started NAME PIDFILE GRACE_S READY_FN PORT: stop a service this script started; leave alone
+# one that answers on the port without our pid file (somebody else's).
+stop_started() {
+    local name=$1 pidfile=$2 grace=$3 ready=$4 port=$5
+    if pid_alive "$(pidfile_pid "$pidfile")"; then
+        step "$name" "stopping" stop_pidfile "$name" "$pidfile" "$grace"
+    else
+        rm -f "$pidfile"
+        if "$ready"; then say "$name" "answers on $port but was not started by this script (no pid file); leaving it"
+        else say "$name" "not running"; fi
+    fi
+}
+
 stop_pidfile() {
     local name="$1" pidfile="$2" timeout="${3:-30}" pid
     pid=$(pidfile_pid "$pidfile")

@@ -95,15 +95,7 @@ kc_up() {
         || fail_with_log keycloak "$KC_LOG" "Keycloak did not become ready"
 }
 
-kc_down() {
-    if pid_alive "$(pidfile_pid "$KC_PIDFILE")"; then
-        step keycloak "stopping" stop_pidfile keycloak "$KC_PIDFILE" 60
-    else
-        rm -f "$KC_PIDFILE"
-        if kc_ready; then say keycloak "answers on $KC_PORT but was not started by this script (no pid file); leaving it"
-        else say keycloak "not running"; fi
-    fi
-}
+kc_down() { stop_started keycloak "$KC_PIDFILE" 60 kc_ready "$KC_PORT"; }
 
 kc_status() {
     if kc_ready; then say keycloak "up   $(kc_issuer) (pid $(pidfile_pid "$KC_PIDFILE"))"; return 0; fi

@@ -52,15 +52,7 @@ minio_up() {
         || fail_with_log minio "$MINIO_LOG" "MinIO did not become ready"
 }
 
-minio_down() {
-    if pid_alive "$(pidfile_pid "$MINIO_PIDFILE")"; then
-        step minio "stopping" stop_pidfile minio "$MINIO_PIDFILE" 30
-    else
-        rm -f "$MINIO_PIDFILE"
-        if minio_ready; then say minio "answers on $MINIO_PORT but was not started by this script (no pid file); leaving it"
-        else say minio "not running"; fi
-    fi
-}
+minio_down() { stop_started minio "$MINIO_PIDFILE" 30 minio_ready "$MINIO_PORT"; }
 
 minio_status() {
     if minio_ready; then say minio "up   $(minio_endpoint) (pid $(pidfile_pid "$MINIO_PIDFILE"))"; return 0; fi

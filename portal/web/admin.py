@@ -27,6 +27,7 @@ from .rendering import (
     parse_form,
     redirect,
     render,
+    require_admin_page,
     status_of,
     success,
 )
@@ -35,11 +36,6 @@ router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=Fals
 FormStr = Annotated[str, Form()]
 AUDIT_PAGE_SIZE = 50
 AUDIT_CHART_DAYS = 14
-
-
-def _admin(page: Page) -> None:
-    assert page.principal is not None
-    page.principal.require_admin()
 
 
 # --- users --------------------------------------------------------------------------------
@@ -54,7 +50,7 @@ USER_LABELS = {
 
 
 def _users_page(page: Page, session: SessionDep, status: int = 200, **extra: Any) -> Response:
-    _admin(page)
+    require_admin_page(page)
     extra.setdefault("form", {"locale": page.lang})
     return render(page, "admin_users.html", status, users=users.list_users(session), **extra)
 
@@ -75,7 +71,7 @@ def create_user(
     locale: FormStr = "en",
     is_admin: FormStr = "",
 ) -> Response:
-    _admin(page)
+    require_admin_page(page)
     values = {
         "username": username.strip(),
         "password": password,
@@ -100,7 +96,7 @@ ORG_LABELS = {"slug": "web.org.slug", "name": "web.org.name", "description": "we
 
 
 def _orgs_page(page: Page, session: SessionDep, status: int = 200, **extra: Any) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     extra.setdefault("form", {})
     orgs = orgs_service.visible(session, page.principal)
@@ -120,7 +116,7 @@ def create_org(
     name: FormStr = "",
     description: FormStr = "",
 ) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     values = {"slug": slug.strip(), "name": name.strip(), "description": description.strip() or None}
     try:
@@ -151,7 +147,7 @@ def audit_page(
     session: SessionDep,
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     records = audit_service.list_records(session, page.principal, limit=AUDIT_PAGE_SIZE + 1, before_id=before)
     has_older = len(records) > AUDIT_PAGE_SIZE

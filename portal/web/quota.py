@@ -39,6 +39,7 @@ from .rendering import (
     parse_form,
     redirect,
     render,
+    require_admin_page,
     status_of,
     success,
 )
@@ -239,13 +240,8 @@ def cancel_booking(
 # --- administrators: /admin/allocations -----------------------------------------------------
 
 
-def _admin(page: Page) -> None:
-    assert page.principal is not None
-    page.principal.require_admin()
-
-
 def _pending_page(page: Page, session: SessionDep, status: int = 200, **extra: Any) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     pending = _allocations_out(session, allocations.visible(session, page.principal, status="requested"))
     pending.sort(key=lambda a: a.requested_at)
@@ -268,7 +264,7 @@ def approve_allocation(
     valid_until: FormStr = "",
     reason: FormStr = "",
 ) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     form = {"gpu_hours": gpu_hours, "valid_from": valid_from, "valid_until": valid_until, "reason": reason}
     try:
@@ -296,7 +292,7 @@ def approve_allocation(
 def reject_allocation(
     page: SignedInPageDep, session: SessionDep, allocation_id: str, reason: FormStr = ""
 ) -> Response:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     try:
         data = parse_form(AllocationReject, ALLOCATION_LABELS, page.lang, reason=reason.strip())
@@ -315,7 +311,7 @@ def reject_allocation(
 
 
 def _usage_rows(page: Page, session: SessionDep) -> tuple[Any, Any, list[UsageDay]]:
-    _admin(page)
+    require_admin_page(page)
     assert page.principal is not None
     end = utcnow()
     start = end - timedelta(days=USAGE_DAYS)

@@ -129,6 +129,11 @@ def get_signed_in_page(page: Annotated[Page, Depends(get_page)], _: PrincipalDep
     return page
 
 
+def require_admin_page(page: Page) -> None:
+    assert page.principal is not None
+    page.principal.require_admin()
+
+
 PageDep = Annotated[Page, Depends(get_page)]
 SignedInPageDep = Annotated[Page, Depends(get_signed_in_page)]
 
