@@ -11,7 +11,6 @@ the matrix cannot pass merely because its objects do not exist.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -238,4 +237,3 @@ def test_authorization_matrix(portal: Portal) -> None:
 
     assert not problems, "\n".join(problems)
     assert _acme_fingerprint(portal, acme_id, acme_users) == before, "an outsider changed acme's data"
-    json.dumps(ids)
