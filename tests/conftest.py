@@ -7,6 +7,7 @@ gets a fresh copy of a migrated database file.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,7 +102,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_test_url(postgres_url: str) -> Iterator[str]:
     """A fresh database for this test session on the real PostgreSQL server, migrated and seeded."""
     admin_engine = make_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    name = "aicommons_test"
+    # Parallel sessions (helpers, a second checkout) each set their own name; WITH (FORCE) below
+    # would otherwise cut off another session's connections.
+    name = os.environ.get("AICOMMONS_TEST_DB", "aicommons_test")
     with admin_engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
