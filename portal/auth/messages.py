@@ -23,6 +23,10 @@ register(
             "zh": "仅该机构的数据管理员可执行此操作",
         },
         "auth.forbidden": {"en": "You may not do this", "zh": "无权执行此操作"},
+        "auth.job_token_forbidden": {
+            "en": "A job token cannot manage API tokens; use your own sign-in",
+            "zh": "作业令牌不能管理 API 令牌，请使用您本人的登录凭据",
+        },
         "user.not_found": {"en": "User not found", "zh": "用户不存在"},
         "user.username_taken": {"en": "Username {username} is taken", "zh": "用户名 {username} 已被占用"},
         "user.weak_password": {

@@ -11,13 +11,13 @@ from typing import cast
 import jwt
 from sqlalchemy.orm import Session
 
-from aicommons.portal.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from aicommons.portal.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from aicommons.portal.core.principal import OrgRole, Principal
 from aicommons.portal.core.settings import Settings
 from aicommons.portal.core.time import utcnow
 
+from . import job_tokens, oidc, passwords, repository, tokens
 from . import messages as _messages  # noqa: F401  (registers the catalogue)
-from . import oidc, passwords, repository, tokens
 from .models import ApiToken, User
 from .schemas import ApiTokenCreate, MembershipOut, UserCreate
 
@@ -68,6 +68,9 @@ def authenticate(session: Session, settings: Settings, credential: str) -> Princ
         claims = oidc.validate(settings, credential, _unverified_kid(credential))
         user = oidc.mirror(session, oidc.identity_from_claims(claims, settings.oidc_org_group_root))
         method = "oidc"
+    elif job_tokens.looks_like_job_token(credential):
+        # A job's own token: one organisation, member only, whatever the user's roles.
+        return job_tokens.principal_for_job_token(session, settings, credential)
     else:
         claims = tokens.validate_local(session, settings, credential)
         user = repository.user_by_id(session, str(claims["sub"]))
@@ -153,9 +156,16 @@ def bootstrap_admin(session: Session, settings: Settings) -> str | None:
     return password
 
 
+def _refuse_job_tokens(principal: Principal) -> None:
+    # A job must not mint itself a long-lived, unrestricted credential, nor touch its owner's tokens.
+    if principal.auth_method == job_tokens.AUTH_METHOD:
+        raise Forbidden("auth.job_token_forbidden")
+
+
 def create_api_token(
     session: Session, settings: Settings, principal: Principal, data: ApiTokenCreate
 ) -> CreatedApiToken:
+    _refuse_job_tokens(principal)
     if data.expires_in_days > settings.api_token_max_days:
         raise InvalidInput("token.expiry_too_long", max=settings.api_token_max_days)
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -173,10 +183,12 @@ def create_api_token(
 
 
 def list_api_tokens(session: Session, principal: Principal) -> list[ApiToken]:
+    _refuse_job_tokens(principal)
     return repository.api_tokens_of(session, principal.user_id)
 
 
 def revoke_api_token(session: Session, principal: Principal, token_id: str) -> ApiToken:
+    _refuse_job_tokens(principal)
     record = session.get(ApiToken, token_id)
     if record is None or record.user_id != principal.user_id:
         raise NotFound("token.not_found")

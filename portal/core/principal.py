@@ -18,6 +18,8 @@ class Principal:
     # organisation id -> role in it
     memberships: dict[str, OrgRole] = field(default_factory=dict)
     auth_method: str = "password"
+    # Set when a short-lived job token authenticated the call (auth_method "job"): the job it belongs to.
+    job_id: str | None = None
 
     def role_in(self, org_id: str) -> OrgRole | None:
         return self.memberships.get(org_id)

@@ -12,45 +12,22 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.portal_server import ServedPortal, free_port, serve_portal
+from tests.fixtures.mlflow_server import serve_mlflow
+from tests.fixtures.portal_server import ServedPortal, serve_portal
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with open(folder / "mlflow.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--serve-artifacts",
-             "--artifacts-destination", (folder / "artifacts").as_uri(),
-             "--enable-workspaces", "--workers", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(1)
-        else:
-            server.kill()
-            pytest.fail(f"MLflow did not start: {(folder / 'mlflow.log').read_text()[-3000:]}")
+    with serve_mlflow(tmp_path_factory.mktemp("mlflow")) as url:
         yield url
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
