@@ -23,16 +23,11 @@ from .storage import ObjectStore, version_prefix
 from .uploads import MANIFEST_KEY
 
 
-def mint_job_credentials(
-    session: Session,
-    store: ObjectStore,
-    settings: Settings,
-    org_id: str,
-    version_ids: Sequence[str],
-    duration_s: int,
-    actor: Principal | None = None,
-    job_id: str | None = None,
-) -> JobCredentials:
+def resolve_job_datasets(
+    session: Session, store: ObjectStore, org_id: str, version_ids: Sequence[str]
+) -> tuple[list[JobDataset], list[str]]:
+    """Where a job of ``org_id`` reads each named version, and the prefixes to grant; refuses what
+    the organisation may not read in a job. Called at submission (to refuse early) and at launch."""
     if not version_ids:
         raise InvalidInput("dataset.empty_manifest")
     found = {v.id: (v, d) for v, d in repository.versions_by_ids(session, list(dict.fromkeys(version_ids)))}
@@ -62,6 +57,20 @@ def mint_job_credentials(
                 digest=version.digest,
             )
         )
+    return datasets, prefixes
+
+
+def mint_job_credentials(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    org_id: str,
+    version_ids: Sequence[str],
+    duration_s: int,
+    actor: Principal | None = None,
+    job_id: str | None = None,
+) -> JobCredentials:
+    datasets, prefixes = resolve_job_datasets(session, store, org_id, version_ids)
     seconds = max(60, min(duration_s, settings.datasets_job_credential_max_s))
     creds = store.read_credentials(prefixes, timedelta(seconds=seconds))
     record(

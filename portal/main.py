@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aicommons.portal.cli.app import app
 from aicommons.portal.server.db_commands import db_app
+from aicommons.portal.server.scheduler_commands import scheduler_app
 
 app.add_typer(db_app, name="db")
+app.add_typer(scheduler_app, name="scheduler")
 
 
 def _register_server_commands() -> None:

@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "aicommons.portal.audit.models",
     "aicommons.datasets.models",
     "aicommons.scheduler.models",
+    "aicommons.scheduler.jobs.models",
 )
 
 

@@ -277,3 +277,7 @@ _register_datasets(app)
 from .quota import register as _register_quota  # noqa: E402
 
 _register_quota(app)
+
+from .jobs import register as _register_jobs  # noqa: E402
+
+_register_jobs(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -65,6 +66,17 @@ class AicommonsClient:
         if response.is_error:
             raise _error_from(response)
         return response
+
+    def _stream_text(self, path: str, **kwargs: Any) -> Iterator[str]:
+        """Text chunks of a streamed response, as they arrive (no read timeout: logs may pause)."""
+        try:
+            with self._http.stream("GET", path, timeout=httpx.Timeout(10.0, read=None), **kwargs) as response:
+                if response.is_error:
+                    response.read()
+                    raise _error_from(response)
+                yield from response.iter_text()
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(0, "client.unreachable", f"cannot reach {self.server}: {exc}") from exc
 
     def _get(self, path: str, model: type[T], **kwargs: Any) -> T:
         return TypeAdapter(model).validate_json(self._request("GET", path, **kwargs).content)

@@ -81,6 +81,25 @@ class Settings(BaseSettings):
     # an `uploading` version untouched this long is swept back to draft (never below the URL TTL)
     datasets_upload_abandon_after_s: int = 24 * 3600
 
+    # jobs and the scheduler's reconcile loop
+    scheduler_enabled: bool = True  # run the loop inside the portal process (the embedded default)
+    scheduler_period_s: float = 2.0  # between cycles when nothing nudges the loop
+    scheduler_lease_s: float = 30.0  # a replica's claim on a job; renewed by its heartbeat
+    scheduler_usage_half_life_s: float = 7 * 24 * 3600.0  # fair share forgets past use at this rate
+    scheduler_policy: str = "fair"  # or "fifo"
+    jobs_launcher: str = "ray"
+    jobs_require_balance: bool = True
+    # Admit when the balance covers this many GPU-seconds, even if not the whole time limit; unset: the whole limit.
+    jobs_min_balance_s: int | None = None
+    jobs_max_time_limit_s: int = 7 * 24 * 3600
+    jobs_workdir_max_bytes: int = 100 * 1024 * 1024
+    jobs_stop_grace_s: float = 10.0
+    jobs_token_ttl_extra_s: int = 3600  # a job's MLflow token outlives its time limit by this much
+
+    @property
+    def ray_dashboard_url(self) -> str:
+        return (self.ray_external_dashboard_url or f"http://127.0.0.1:{self.ray_dashboard_port}").rstrip("/")
+
     @property
     def database_url_resolved(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'aicommons.db'}"

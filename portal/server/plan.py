@@ -158,7 +158,7 @@ def logs_dir(settings: Settings) -> Path:
     return settings.data_dir / "logs"
 
 
-def plan_portal(settings: Settings, base_env: Mapping[str, str]) -> ServicePlan:
+def plan_portal(settings: Settings, base_env: Mapping[str, str], with_scheduler: bool = True) -> ServicePlan:
     base = f"http://{settings.host}:{settings.port}"
     env = child_env(
         base_env,
@@ -167,6 +167,8 @@ def plan_portal(settings: Settings, base_env: Mapping[str, str]) -> ServicePlan:
             # `up` has just migrated the database in bootstrap.prepare().
             "AICOMMONS_MIGRATE_ON_START": "false",
             "PYTHONUNBUFFERED": "1",
+            # Without a Ray to launch on, jobs wait in the queue rather than fail.
+            "AICOMMONS_SCHEDULER_ENABLED": "true" if with_scheduler else "false",
         },
     )
     argv = [
@@ -319,7 +321,8 @@ def plan_services(
             plans.append(plan_ray(settings, base_env, options.flavours, num_gpus))
         if options.with_mlflow:
             plans.append(plan_mlflow(settings, base_env))
-    plans.append(plan_portal(settings, base_env))
+    has_ray = bool(settings.ray_external_dashboard_url) if options.external else options.with_ray
+    plans.append(plan_portal(settings, base_env, with_scheduler=has_ray and settings.scheduler_enabled))
     return plans
 
 

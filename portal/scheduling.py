@@ -1,0 +1,82 @@
+"""Wires the scheduler into the portal: what a job finds in its environment at launch, the launcher,
+and the reconcile loop that runs inside the portal process (or alone, with `aicommons scheduler run`).
+
+The scheduler package knows neither MLflow, nor tokens, nor datasets; this composition step hands
+it a function that adds them to a job's environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from aicommons.datasets.credentials import mint_job_credentials
+from aicommons.datasets.storage import ObjectStore, build_store
+from aicommons.portal.auth.job_tokens import MAX_TTL_S, issue_job_token
+from aicommons.portal.core.settings import Settings
+from aicommons.portal.orgs.models import Organisation
+from aicommons.scheduler.jobs.loop import ReconcileLoop
+from aicommons.scheduler.jobs.models import Job
+from aicommons.scheduler.jobs.reconciler import JobEnvironment, Reconciler
+from aicommons.scheduler.launchers import registry
+from aicommons.scheduler.launchers.base import Launcher
+
+
+def job_environment(settings: Settings, store: Callable[[], ObjectStore]) -> JobEnvironment:
+    def environment(session: Session, job: Job) -> dict[str, str]:
+        org = session.get(Organisation, job.org_id)
+        slug = org.slug if org is not None else job.org_id
+        lifetime = min(MAX_TTL_S, job.time_limit_s + settings.jobs_token_ttl_extra_s)
+        env = {
+            "MLFLOW_TRACKING_URI": f"{settings.base_url}/mlflow",
+            "MLFLOW_WORKSPACE": slug,
+            "MLFLOW_TRACKING_TOKEN": issue_job_token(
+                session, settings, user_id=job.submitted_by, org_id=job.org_id, job_id=job.id, ttl_s=lifetime
+            ),
+        }
+        if job.dataset_version_ids:
+            env.update(_dataset_env(session, settings, store(), job))
+        return env
+
+    return environment
+
+
+def _dataset_env(session: Session, settings: Settings, store: ObjectStore, job: Job) -> dict[str, str]:
+    """Read-only credentials for exactly the job's dataset versions, for standard S3 tools."""
+    creds = mint_job_credentials(
+        session, store, settings, job.org_id, job.dataset_version_ids, job.time_limit_s, job_id=job.id
+    )
+    env = {
+        "AICOMMONS_DATASETS": json.dumps([d.model_dump(mode="json") for d in creds.datasets]),
+        "AICOMMONS_DATASET_VERSIONS": ",".join(f"{d.dataset}@{d.version}" for d in creds.datasets),
+        "AICOMMONS_DATASET_CREDENTIALS_EXPIRE_AT": creds.expires_at.isoformat(),
+    }
+    if creds.kind == "s3":
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": creds.access_key or "",
+                "AWS_SECRET_ACCESS_KEY": creds.secret_key or "",
+                "AWS_SESSION_TOKEN": creds.session_token or "",
+                "AWS_ENDPOINT_URL": creds.endpoint or "",
+                "AWS_DEFAULT_REGION": creds.region or settings.s3_region,
+            }
+        )
+    return env
+
+
+def make_launcher(settings: Settings) -> Launcher:
+    return registry.create(settings.jobs_launcher, settings=settings)
+
+
+def make_loop(sessions: sessionmaker[Session], settings: Settings, launcher: Launcher) -> ReconcileLoop:
+    store: list[ObjectStore] = []
+
+    def lazy_store() -> ObjectStore:
+        if not store:
+            store.append(build_store(settings))
+        return store[0]
+
+    reconciler = Reconciler(sessions, settings, launcher, job_environment(settings, lazy_store))
+    return ReconcileLoop(reconciler, settings.scheduler_period_s)
