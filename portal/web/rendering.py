@@ -147,6 +147,7 @@ def nav_items(page: Page) -> list[dict[str, str]]:
     items = [
         {"href": "/", "label": page.t("web.nav.dashboard")},
         {"href": "/quota", "label": page.t("web.nav.quota")},
+        {"href": "/datasets", "label": page.t("web.nav.datasets")},
         {"href": "/tokens", "label": page.t("web.nav.tokens")},
     ]
     if page.principal.is_admin:

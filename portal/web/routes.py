@@ -22,7 +22,7 @@ from aicommons.portal.core.time import utcnow
 from aicommons.portal.orgs import service as orgs_service
 from aicommons.portal.orgs.schemas import MemberAdd
 
-from . import admin, quota, sso
+from . import admin, dataset_publish, dataset_stewards, datasets, quota, sso
 from . import session as web_session
 from .rendering import (
     STATIC_DIR,
@@ -51,6 +51,11 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(admin.router)
     app.include_router(quota.router)
+    # Fixed dataset paths (/datasets/new, /requests, /usage) before /datasets/{slug}.
+    app.include_router(dataset_publish.router)
+    app.include_router(dataset_publish.json_router)
+    app.include_router(dataset_stewards.router)
+    app.include_router(datasets.router)
     sso.install(app)
 
 

@@ -1,0 +1,248 @@
+"""Steward pages: access requests to their organisations' datasets (approve, reject, revoke) and
+dataset usage counted from the audit log (download links issued, job credentials, grants).
+
+Decisions go through `datasets.grants` exactly as the REST API's; the usage page only reads the
+audit log through `portal.audit.service`, with the stewards' own scope (their organisations).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Response
+from sqlalchemy.orm import Session
+
+from aicommons.datasets import grants
+from aicommons.datasets.schemas import DatasetOut, GrantDecision, GrantOut
+from aicommons.portal.api.deps import SessionDep
+from aicommons.portal.audit import service as audit_service
+from aicommons.portal.audit.models import AuditRecord
+from aicommons.portal.auth import repository as users
+from aicommons.portal.auth.schemas import MembershipOut
+from aicommons.portal.core.errors import AppError
+from aicommons.portal.core.principal import Principal
+
+from .dataset_common import org_names, require_steward_page, steward_tabs, stewarded_datasets, title_of
+from .rendering import (
+    CsrfDep,
+    Page,
+    SignedInPageDep,
+    WebRoute,
+    error_message,
+    parse_form,
+    redirect,
+    render,
+    status_of,
+    success,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+FormStr = Annotated[str, Form()]
+AUDIT_BATCH = 1000
+MAX_AUDIT_RECORDS = 20_000
+# Audit actions of the datasets domain -> the usage column they count in.
+USAGE_COLUMNS = {
+    "dataset.download_links": "downloads",
+    "dataset.licence_accept": "licences",
+    "dataset.grant_request": "grant_requests",
+    "dataset.grant_approved": "grants_approved",
+    "dataset.grant_rejected": "grants_rejected",
+    "dataset.grant_revoke": "grants_revoked",
+}
+
+
+# --- access requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    slug: str
+    title: str
+    grant: GrantOut
+    org: tuple[str, str]  # slug, name of the requesting organisation
+    requested_by: str
+
+
+def _grant_rows(
+    page: Page, session: Session, orgs: list[MembershipOut]
+) -> tuple[list[GrantRow], list[GrantRow]]:
+    """Pending requests (oldest first) and active grants of the stewarded L3 datasets."""
+    assert page.principal is not None
+    rows = []
+    for ds in stewarded_datasets(session, page.principal, orgs, level="L3"):
+        for grant in grants.list_grants(session, page.principal, ds.slug):
+            rows.append((ds, grant, grants.grant_out(grant)))
+    names = org_names(session, [g.org_id for _, g, _ in rows])
+    requesters = {g.requested_by for _, g, _ in rows if g.requested_by}
+    usernames = {uid: getattr(users.user_by_id(session, uid), "username", uid) for uid in requesters}
+    table = [
+        GrantRow(
+            slug=ds.slug,
+            title=title_of(ds, page.lang),
+            grant=out,
+            org=names.get(grant.org_id, (grant.org_id, grant.org_id)),
+            requested_by=usernames.get(grant.requested_by or "", "—"),
+        )
+        for ds, grant, out in rows
+    ]
+    pending = sorted((r for r in table if r.grant.state == "requested"), key=lambda r: r.grant.requested_at)
+    return pending, [r for r in table if r.grant.state == "approved"]
+
+
+def _requests_page(page: Page, session: Session, status: int = 200, **extra: Any) -> Response:
+    orgs = require_steward_page(page, session)
+    pending, active = _grant_rows(page, session, orgs)
+    extra.setdefault("forms", {})
+    return render(
+        page,
+        "datasets_requests.html",
+        status,
+        tabs=steward_tabs(page),
+        pending=pending,
+        active=active,
+        orgs=orgs,
+        **extra,
+    )
+
+
+@router.get("/datasets/requests")
+def requests_page(page: SignedInPageDep, session: SessionDep) -> Response:
+    return _requests_page(page, session)
+
+
+def _decide(page: Page, session: Session, slug: str, grant_id: str, action: str, reason: str) -> Response:
+    assert page.principal is not None
+    require_steward_page(page, session)
+    try:
+        data = parse_form(
+            GrantDecision,
+            {"reason": "web.datasets.requests.reason"},
+            page.lang,
+            reason=reason.strip() or None,
+        )
+        if action == "revoke":
+            grants.revoke(session, page.principal, slug, grant_id[:36], data.reason)
+        else:
+            grants.decide(session, page.principal, slug, grant_id[:36], action == "approve", data.reason)
+    except AppError as error:
+        session.rollback()
+        if error.kind == "not_found":
+            raise
+        message = error_message(error, page.lang)
+        return _requests_page(page, session, status_of(error), error=message, forms={grant_id: reason})
+    done = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}[action]
+    flash = success(f"web.datasets.requests.{done}", slug=slug)
+    return redirect(page, "/datasets/requests", flash)
+
+
+@router.post("/datasets/requests/{slug}/{grant_id}/approve", dependencies=[CsrfDep])
+def approve(
+    page: SignedInPageDep, session: SessionDep, slug: str, grant_id: str, reason: FormStr = ""
+) -> Response:
+    return _decide(page, session, slug, grant_id, "approve", reason)
+
+
+@router.post("/datasets/requests/{slug}/{grant_id}/reject", dependencies=[CsrfDep])
+def reject(
+    page: SignedInPageDep, session: SessionDep, slug: str, grant_id: str, reason: FormStr = ""
+) -> Response:
+    return _decide(page, session, slug, grant_id, "reject", reason)
+
+
+@router.post("/datasets/requests/{slug}/{grant_id}/revoke", dependencies=[CsrfDep])
+def revoke(
+    page: SignedInPageDep, session: SessionDep, slug: str, grant_id: str, reason: FormStr = ""
+) -> Response:
+    return _decide(page, session, slug, grant_id, "revoke", reason)
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+def _audit_records(
+    session: Session, principal: Principal, org_ids: list[str | None]
+) -> tuple[list[AuditRecord], bool]:
+    """The newest audit records of each scope (None: everything, administrators), up to a cap."""
+    found: list[AuditRecord] = []
+    truncated = False
+    for org_id in org_ids:
+        before: int | None = None
+        taken = 0
+        while True:
+            batch = audit_service.list_records(session, principal, org_id, AUDIT_BATCH, before)
+            found += [r for r in batch if r.action.startswith("dataset.")]
+            taken += len(batch)
+            if len(batch) < AUDIT_BATCH:
+                break
+            if taken >= MAX_AUDIT_RECORDS:
+                truncated = True
+                break
+            before = batch[-1].id
+    return found, truncated
+
+
+def _count_usage(records: list[AuditRecord]) -> dict[str, Counter[str]]:
+    """Per dataset slug, how often each kind of access happened."""
+    usage: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        data = record.data or {}
+        if record.action == "dataset.job_credentials":
+            # One credential covers several versions, possibly of the same dataset: count it once each.
+            for slug in {str(d).rsplit("@", 1)[0] for d in data.get("datasets") or []}:
+                usage[slug]["job_credentials"] += 1
+            continue
+        column = USAGE_COLUMNS.get(record.action)
+        owner_slug = str(data.get("slug") or "")
+        if column and owner_slug:
+            usage[owner_slug][column] += 1
+            if column == "downloads":
+                usage[owner_slug]["files_linked"] += int(data.get("files") or 0)
+    return usage
+
+
+def _usage_rows(
+    page: Page, session: Session, datasets: list[DatasetOut], usage: dict[str, Counter[str]]
+) -> list[dict[str, Any]]:
+    assert page.principal is not None
+    rows = []
+    for ds in datasets:
+        counts = usage.get(ds.slug, Counter())
+        active = 0
+        if ds.level == "L3":
+            active = sum(
+                1
+                for g in grants.list_grants(session, page.principal, ds.slug)
+                if grants.grant_out(g).state == "approved"
+            )
+        rows.append({"ds": ds, "title": title_of(ds, page.lang), "counts": counts, "active_grants": active})
+    return rows
+
+
+@router.get("/datasets/usage")
+def usage_page(page: SignedInPageDep, session: SessionDep) -> Response:
+    orgs = require_steward_page(page, session)
+    assert page.principal is not None
+    principal = page.principal
+    datasets = stewarded_datasets(session, principal, orgs)
+    scopes: list[str | None] = [None] if principal.is_admin else [o.org_id for o in orgs]
+    records, truncated = _audit_records(session, principal, scopes)
+    rows = _usage_rows(page, session, datasets, _count_usage(records))
+    chart = None
+    if any(r["counts"]["downloads"] or r["counts"]["job_credentials"] for r in rows):
+        chart = {
+            "labels": [r["ds"].slug for r in rows],
+            "values": [r["counts"]["downloads"] + r["counts"]["job_credentials"] for r in rows],
+            "series": page.t("web.datasets.usage.accesses"),
+        }
+    return render(
+        page,
+        "datasets_usage.html",
+        tabs=steward_tabs(page),
+        rows=rows,
+        chart=chart,
+        truncated=truncated,
+        limit=MAX_AUDIT_RECORDS,
+        admin=principal.is_admin,
+    )
