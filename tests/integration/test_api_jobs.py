@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.integration.test_api_allocations import make_flavours
+from tests.integration.test_api_allocations import granted, make_flavours
 
 
 def spec(**extra: Any) -> dict[str, Any]:
@@ -112,3 +112,44 @@ def test_archives_are_checked(client_for: Callable[..., TestClient], portal: Any
     assert upload(carol, good, org="acme").status_code == 404
     folder = portal.settings.data_dir / "job-archives"
     assert not folder.exists() or [p.name for p in folder.iterdir()] == []
+
+
+def _admission_cycle(portal: Any) -> Any:
+    from aicommons.scheduler.jobs.reconciler import Reconciler
+    from aicommons.scheduler.launchers.registry import create
+
+    # The cycle decides from the database alone; the launcher is not called by admit().
+    launcher = create("ray", address="http://127.0.0.1:9")
+    return Reconciler(portal.sessionmaker, portal.settings, launcher).admit()
+
+
+def test_an_admission_cycle_admits_within_quota_and_balance_and_explains_the_rest(
+    client_for: Callable[..., TestClient], portal: Any
+) -> None:
+    root, alice, carol = client_for("root"), client_for("alice"), client_for("carol")
+    make_flavours(root)
+    granted(root, alice, gpu_hours=10, flavour=None)
+    quota = {
+        "org": "acme",
+        "flavour": "H100-80G",
+        "guaranteed_gpus": 4,
+        "borrow_limit_gpus": 0,
+        "lend_limit_gpus": 0,
+    }
+    assert root.put("/api/v1/quotas", json=quota).status_code == 200
+    first = alice.post("/api/v1/jobs", json=spec(gpus_per_worker=4, workers=1, time_limit_s=3600)).json()
+    second = alice.post("/api/v1/jobs", json=spec(gpus_per_worker=2, workers=1, time_limit_s=3600)).json()
+    # beta has no GPU-hours at all
+    broke = carol.post("/api/v1/jobs", json=spec(org="beta", gpus_per_worker=1, workers=1)).json()
+    result = _admission_cycle(portal)
+    assert result is not None and result.admit == [first["id"]]
+    assert alice.get(f"/api/v1/jobs/{first['id']}").json()["state"] == "ADMITTED"
+    why = alice.get(f"/api/v1/jobs/{second['id']}/why")
+    assert why.status_code == 200 and why.json()["reason"] == "quota_full", why.text
+    assert "4" in why.json()["message"] and why.json()["org_position"] == 1
+    zh = alice.get(f"/api/v1/jobs/{second['id']}/why", headers={"Accept-Language": "zh-CN"}).json()
+    assert "配额" in zh["message"]
+    poor = carol.get(f"/api/v1/jobs/{broke['id']}/why").json()
+    assert poor["reason"] == "no_balance" and "GPU" in poor["message"]
+    listed = {j["id"]: j for j in alice.get("/api/v1/jobs").json()["items"]}
+    assert listed[second["id"]]["wait"]["reason"] == "quota_full"
