@@ -16,6 +16,7 @@ from aicommons.portal.api import (
     datasets,
     flavours,
     health,
+    jobs,
     mlflow_gateway,
     orgs,
     quotas,
@@ -30,6 +31,7 @@ from aicommons.portal.core.settings import Settings, get_settings
 from aicommons.portal.models_registry import import_all_models
 from aicommons.portal.orgs.directory import Directory, LocalDirectory
 from aicommons.portal.web import routes as web
+from aicommons.scheduler.jobs.loop import ReconcileLoop
 
 API_PREFIX = "/api/v1"
 
@@ -48,6 +50,7 @@ def _api_router() -> APIRouter:
         quotas,
         bookings,
         usage,
+        jobs,
         datasets,
         dataset_storage,
     ):
@@ -63,6 +66,19 @@ def _directory(settings: Settings) -> Directory:
     return LocalDirectory()
 
 
+def _start_scheduler(app: FastAPI, settings: Settings) -> ReconcileLoop | None:
+    """The reconcile loop runs in the portal process by default; replicas may run it too (leases)."""
+    if not settings.scheduler_enabled:
+        return None
+    from aicommons.portal.scheduling import make_launcher, make_loop
+
+    app.state.launcher = make_launcher(settings)
+    loop = make_loop(app.state.sessionmaker, settings, app.state.launcher)
+    app.state.scheduler_loop = loop
+    loop.start()
+    return loop
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     import_all_models()
@@ -74,7 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from aicommons.portal.server import migrate
 
             migrate.upgrade(settings.database_url_resolved)
+        loop = _start_scheduler(app, settings)
         yield
+        if loop is not None:
+            loop.stop()
         app.state.engine.dispose()
 
     app = FastAPI(
