@@ -5,6 +5,7 @@
   the others wait. The live reconcile loop and the simulator call the same functions.
 """
 
+from .admission import plan_cycle
 from .quota import (
     CHARGED_OUTCOMES,
     Outcome,
@@ -39,6 +40,7 @@ __all__ = [
     "hours_to_seconds",
     "is_charged",
     "peak_reserved",
+    "plan_cycle",
     "quota_error",
     "reserved_steps",
     "serves",

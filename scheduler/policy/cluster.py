@@ -70,10 +70,16 @@ class RunningJob:
     started_at: float  # start of the current run
     time_limit_s: float
     preemptible: bool = True
+    # Preemption already asked for: the job still holds its devices until it stops, is not chosen again,
+    # and its devices go to the job that reclaims them (added for the live loop; default keeps old callers).
+    stopping: bool = False
 
 
 @dataclass(frozen=True)
 class ClusterSnapshot:
+    """``running`` may be a plain sequence or a ``RunningIndex`` (policy/running.py): a caller that keeps
+    one up to date between cycles (the simulator) saves the cycle from re-indexing every running job."""
+
     now: float
     flavours: Sequence[FlavourCapacity]
     quotas: Sequence[OrgQuota]
@@ -104,6 +110,12 @@ class AdmissionConfig:
     booking_drain_lead_s: float = 0.0
     # ETA ranges are computed for at most this many queued jobs per flavour (the rest: position only).
     eta_horizon_jobs: int = 1000
+    # Fair share weighs past use against current use: an organisation's standing is its running GPUs
+    # plus decayed_usage / usage_horizon_s (GPU-seconds → GPUs averaged over this horizon); see fairshare.py.
+    usage_horizon_s: float = 86_400.0
+    # False: admit and preempt exactly as with True, but leave ``waiting`` empty and stop looking at a
+    # flavour once nothing more can start there (the simulator's fast path; explanations cost O(queue)).
+    explain: bool = True
 
 
 @dataclass(frozen=True, slots=True)

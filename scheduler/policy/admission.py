@@ -1,0 +1,88 @@
+"""One admission cycle: which queued jobs start, which running jobs are preempted, why the others wait.
+
+``plan_cycle`` is pure and deterministic: no I/O, no clock (``snapshot.now`` is the time), ties broken
+by ``queued_at`` then ``id``. The live reconcile loop and the simulator call it alike.
+
+Per flavour, jobs are taken in policy order (fairshare.py) and each is, in turn (walk.py):
+
+1. refused for **balance** if the organisation's GPU-seconds on the flavour, minus what its running
+   jobs (and jobs admitted earlier in the cycle) may still use, do not cover gpus × time limit (or
+   ``min_balance_s`` if that is set and smaller);
+2. refused for **quota** if it would take the organisation above guarantee + borrowing limit (no
+   quota row: nothing guaranteed, ``default_borrow_limit``; an open booking raises the limit to the
+   booked GPUs). Jobs refused for balance or quota never hold others up;
+3. **admitted** if all its GPUs fit now (gang) in what its organisation may use (capacity.py), also
+   counting the windows of other organisations' bookings that open before it would end (plus the
+   drain lead), and no job ahead in line holds a reservation it would delay (backfill.py; without
+   backfill, and under FIFO, nothing overtakes the first job blocked by capacity);
+4. otherwise, if it fits within its organisation's guarantee (or its open booking window) but not in
+   free capacity, **borrowers are preempted** for it, newest started first, whole jobs, just enough,
+   and it waits with RECLAIMING; a borrowing job never causes a preemption;
+5. otherwise it waits: BOOKED_WINDOW (others' windows hold what it needs), BEHIND_JOBS (it would have
+   fit but jobs ahead took the devices), WAITING_FOR_CAPACITY.
+
+Then every waiting job gets its positions and, for the first ``eta_horizon_jobs`` of each flavour, an
+ETA range (explain.py, eta.py). FIFO: arrival order, no backfill, no reclaim; bookings are honoured
+all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from .cluster import AdmissionConfig, ClusterSnapshot, CycleResult, OrgQuota, QueuedJob, Wait
+from .explain import explain_flavour, explain_unknown_flavour
+from .fairshare import fair_order, fifo_order, group_by_flavour, weights
+from .running import RunningIndex, as_index
+from .walk import FlavourWalk
+
+POLICIES = ("fair", "fifo")
+Ordering = Callable[[list[QueuedJob]], list[QueuedJob]]
+
+
+def plan_cycle(snapshot: ClusterSnapshot, config: AdmissionConfig = AdmissionConfig()) -> CycleResult:
+    if config.policy not in POLICIES:
+        raise ValueError(f"unknown admission policy {config.policy!r} (one of {', '.join(POLICIES)})")
+    fifo = config.policy == "fifo"
+    running = as_index(snapshot.running)
+    quotas: dict[str, dict[str, OrgQuota]] = {}
+    for quota in snapshot.quotas:
+        quotas.setdefault(quota.flavour, {})[quota.org] = quota
+    order: Ordering = _fifo if fifo else _fair(snapshot, config, running)
+    admitted: list[str] = []
+    preempted: list[str] = []
+    taken: set[str] = set()  # running jobs chosen for preemption in this cycle
+    waiting: dict[str, Wait] = {}
+    queued = group_by_flavour(snapshot.queued)
+    for flavour in sorted(snapshot.flavours, key=lambda f: f.name):
+        jobs = queued.pop(flavour.name, None)
+        if not jobs:
+            continue
+        walk = FlavourWalk(snapshot, config, fifo, flavour, quotas.get(flavour.name, {}), running, taken)
+        walk.run(order(jobs))
+        admitted += walk.admitted
+        preempted += walk.preempted
+        if config.explain:
+            explain_flavour(walk, waiting)
+    if config.explain:
+        for name, jobs in sorted(queued.items()):  # flavours the cluster does not have
+            explain_unknown_flavour(name, fifo_order(jobs), waiting)
+    return CycleResult(admit=admitted, preempt=preempted, waiting=waiting)
+
+
+def _fifo(jobs: list[QueuedJob]) -> list[QueuedJob]:
+    return fifo_order(jobs)
+
+
+def _fair(snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIndex) -> Ordering:
+    weight = weights(snapshot.quotas)
+    usage: Mapping[str, float] = snapshot.decayed_usage
+    horizon = config.usage_horizon_s
+
+    def standing(org: str) -> float:
+        return running.org_total(org) + usage.get(org, 0.0) / horizon
+
+    def order(jobs: list[QueuedJob]) -> list[QueuedJob]:
+        return fair_order(jobs, standing, weight, usage)
+
+    return order
