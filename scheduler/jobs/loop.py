@@ -9,7 +9,7 @@ import threading
 from .reconciler import Reconciler
 
 log = logging.getLogger(__name__)
-BUSY_PERIOD_S = 0.25  # while a job is starting or stopping, look again soon
+BUSY_PERIOD_S = 0.1  # while a job is starting or stopping, look again soon
 
 
 class ReconcileLoop:

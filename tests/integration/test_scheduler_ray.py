@@ -69,7 +69,9 @@ def _seed(served: ServedPortal, flavour: str, capacity: int) -> None:
         checks.append(admin.post("/orgs", json={"slug": slug, "name": slug.title()}))
         checks.append(admin.post("/users", json={"username": user, "password": PASSWORDS[user]}))
         checks.append(admin.post(f"/orgs/{slug}/members", json={"username": user}))
-        allocation = admin.post(
+        # a member asks for GPU-hours, the administrator approves (nobody approves their own request)
+        member = _client(served, user)
+        allocation = member._http.post(
             "/allocations",
             json={"org": slug, "gpu_hours": 100, "purpose": "tests", "flavour": flavour,
                   "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2100-01-01T00:00:00Z"},
