@@ -29,7 +29,7 @@ from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs.models import Membership, Organisation
 from aicommons.portal.server import migrate
 
-pytest_plugins = ["tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.ray_head"]
 
 PASSWORD = "correct-horse-battery"
 SEED_ORGS = {"acme": "Acme Robotics", "beta": "Beta Vision"}

@@ -109,4 +109,3 @@ class Launcher(Protocol):
     def follow_logs(self, job_id: str) -> Iterator[str]:
         """Chunks of output as they come, ending when the job ends."""
         ...
-
