@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aicommons.scheduler.jobs.schemas import ArchiveOut, JobCreate, JobEventOut, JobList, JobOut, WaitOut
+from aicommons.scheduler.schemas import UsageOut
 
 from .http import AicommonsClient
 
@@ -72,6 +73,10 @@ def why(client: AicommonsClient, job_id: str) -> WaitOut:
 
 def events(client: AicommonsClient, job_id: str) -> list[JobEventOut]:
     return client._get(f"/jobs/{job_id}/events", list[JobEventOut])
+
+
+def usage(client: AicommonsClient, job_id: str) -> list[UsageOut]:
+    return client._get(f"/jobs/{job_id}/usage", list[UsageOut])
 
 
 def cancel(client: AicommonsClient, job_id: str) -> JobOut:

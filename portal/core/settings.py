@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     scheduler_policy: str = "fair"  # or "fifo"
     jobs_launcher: str = "ray"
     jobs_require_balance: bool = True
-    # Admit when the balance covers this many GPU-seconds, even if not the whole time limit; unset: the whole limit.
+    # Admit when the balance covers this many GPU-seconds even if not the whole time limit (unset: the limit).
     jobs_min_balance_s: int | None = None
     jobs_max_time_limit_s: int = 7 * 24 * 3600
     jobs_workdir_max_bytes: int = 100 * 1024 * 1024

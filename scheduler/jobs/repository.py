@@ -165,3 +165,8 @@ def recent_runtimes(session: Session, limit: int = 2000) -> list[tuple[str, date
         .limit(limit)
     )
     return [(f, s, e, int(t)) for f, s, e, t in session.execute(query)]
+
+
+def usage_of(session: Session, job_id: str) -> list[UsageRecord]:
+    query = select(UsageRecord).where(UsageRecord.job_id == job_id).order_by(UsageRecord.started_at)
+    return list(session.scalars(query))

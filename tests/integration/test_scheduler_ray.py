@@ -139,9 +139,8 @@ def test_job_runs_logs_and_records_its_mlflow_run(stack: tuple[ServedPortal, Any
     assert transitions[-1][1] == "SUCCEEDED"
     runs = _mlflow_runs(served, "alice", "acme", "e2e-acme")
     assert any(run["tags"].get("aicommons.job_id") == job.id for run in runs), runs
-    usage = alice._request("GET", "/usage", params={"org": "acme"}).json()
-    mine = [u for u in usage if u["job_id"] == job.id]
-    assert len(mine) == 1 and mine[0]["outcome"] == "succeeded" and mine[0]["charged"] is True
+    usage = jobs_api.usage(alice, job.id)
+    assert len(usage) == 1 and usage[0].outcome == "succeeded" and usage[0].charged is True
 
 
 def _mlflow_runs(served: ServedPortal, user: str, workspace: str, experiment: str) -> list[dict[str, Any]]:
@@ -179,8 +178,8 @@ def test_cancel_and_time_limit_stop_running_jobs(stack: tuple[ServedPortal, Any]
     timed_out = wait_for(alice, limited.id, {"TIMED_OUT"}, timeout=90)
     assert timed_out.started_at and timed_out.ended_at
     assert 3 <= (timed_out.ended_at - timed_out.started_at).total_seconds() <= 40
-    usage = {u["job_id"]: u for u in alice._request("GET", "/usage", params={"org": "acme"}).json()}
-    assert usage[long.id]["outcome"] == "cancelled" and usage[limited.id]["outcome"] == "timed_out"
+    assert [u.outcome for u in jobs_api.usage(alice, long.id)] == ["cancelled"]
+    assert [u.outcome for u in jobs_api.usage(alice, limited.id)] == ["timed_out"]
     assert (markers / long.id).read_text() == "0\n"
 
 
@@ -201,12 +200,8 @@ def test_guarantee_is_reclaimed_by_preempting_the_borrower(
     assert running.state == "RUNNING"
     events = [(e.from_state, e.to_state) for e in jobs_api.events(carol, borrower.id)]
     assert ("RUNNING", "PREEMPTED") in events and ("PREEMPTED", "QUEUED") in events
-    usage = [
-        u
-        for u in carol._request("GET", "/usage", params={"org": "beta"}).json()
-        if u["job_id"] == borrower.id
-    ]
-    assert len(usage) == 1 and usage[0]["outcome"] == "preempted" and usage[0]["charged"] is False
+    usage = jobs_api.usage(carol, borrower.id)
+    assert len(usage) == 1 and usage[0].outcome == "preempted" and usage[0].charged is False
     # the borrower waits now, and says why
     why = jobs_api.why(carol, borrower.id)
     assert why.reason in {"quota_full", "waiting_for_capacity", "behind_jobs"} and why.message
