@@ -298,7 +298,8 @@ def complete_upload(
         {
             "state": state,
             "state_label": page.t(f"web.datasets.state.{state}"),
-            "next": f"/datasets/{slug}/versions/{number}#reports-heading",
+            # A query, so that following it reloads the page rather than scrolling within it.
+            "next": f"/datasets/{slug}/versions/{number}?step=review#reports-heading",
         }
     )
 

@@ -339,7 +339,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "web.datasets.tabs_label": {"en": "Dataset pages", "zh": "数据集页面"},
     "web.datasets.tab.catalogue": {"en": "Catalogue", "zh": "数据目录"},
-    "web.datasets.tab.publish": {"en": "Publish", "zh": "发布数据集"},
+    "web.datasets.tab.publish": {"en": "Publish", "zh": "发布"},
     "web.datasets.tab.requests": {"en": "Access requests", "zh": "访问申请"},
     "web.datasets.tab.usage": {"en": "Usage", "zh": "使用统计"},
     "web.datasets.publish_new": {"en": "Publish a dataset", "zh": "发布数据集"},

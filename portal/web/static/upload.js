@@ -243,8 +243,10 @@
     }).then(function (result) {
       setProgress(1);
       say(msg("done", { state: result.state_label }));
+      var link = next.querySelector("a");
+      if (result.next) link.setAttribute("href", result.next);
       next.hidden = false;
-      next.querySelector("a").focus();
+      link.focus();
     }).catch(function (error) {
       say(msg("failed", { message: error.message }), true);
     }).then(function () { button.disabled = false; });
