@@ -22,7 +22,7 @@ from aicommons.portal.core.time import utcnow
 from aicommons.portal.orgs import service as orgs_service
 from aicommons.portal.orgs.schemas import MemberAdd
 
-from . import admin, dataset_publish, dataset_stewards, datasets, quota, sso
+from . import admin, dataset_publish, dataset_stewards, datasets, jobs, quota, sso
 from . import session as web_session
 from .rendering import (
     STATIC_DIR,
@@ -51,6 +51,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(admin.router)
     app.include_router(quota.router)
+    app.include_router(jobs.router)
     # Fixed dataset paths (/datasets/new, /requests, /usage) before /datasets/{slug}.
     app.include_router(dataset_publish.router)
     app.include_router(dataset_publish.json_router)
@@ -149,7 +150,8 @@ def dashboard(page: SignedInPageDep, session: SessionDep) -> Response:
     user = users.user_by_id(session, page.principal.user_id)
     name = (user.display_name if user else None) or page.principal.username
     memberships = auth_service.memberships_view(session, page.principal.user_id)
-    return render(page, "dashboard.html", name=name, memberships=memberships)
+    summary = jobs.dashboard_summary(page, session, memberships)
+    return render(page, "dashboard.html", name=name, memberships=memberships, **summary)
 
 
 # --- organisations ------------------------------------------------------------------------
