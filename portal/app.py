@@ -18,6 +18,7 @@ from aicommons.portal.api import (
     health,
     jobs,
     mlflow_gateway,
+    models,
     orgs,
     quotas,
     tokens,
@@ -53,6 +54,7 @@ def _api_router() -> APIRouter:
         jobs,
         datasets,
         dataset_storage,
+        models,
     ):
         router.include_router(module.router)
     return router

@@ -24,3 +24,26 @@ register(
         },
     }
 )
+
+
+# Model views (experiments, runs, metric series, registered models).
+register(
+    {
+        "tracking.experiment_not_found": {
+            "en": "No such experiment in this organisation",
+            "zh": "该机构中没有这个实验",
+        },
+        "tracking.run_not_found": {
+            "en": "No such run in this organisation",
+            "zh": "该机构中没有这个运行记录",
+        },
+        "tracking.metric_not_found": {
+            "en": "The run logged no metric named {key}",
+            "zh": "该运行记录没有名为 {key} 的指标",
+        },
+        "tracking.model_not_found": {
+            "en": "No such registered model in this organisation",
+            "zh": "该机构中没有这个已注册模型",
+        },
+    }
+)

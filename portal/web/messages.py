@@ -43,6 +43,75 @@ MESSAGES: dict[str, dict[str, str]] = {
     "web.yes": {"en": "Yes", "zh": "是"},
     "web.no": {"en": "No", "zh": "否"},
     "web.required": {"en": "required", "zh": "必填"},
+    # --- models (MLflow experiments, runs, registered models) ---------------------------------
+    "web.nav.models": {"en": "Models", "zh": "模型"},
+    "web.models.title": {"en": "Models and experiments", "zh": "模型与实验"},
+    "web.models.org_title": {"en": "Models of {name}", "zh": "{name} 的模型与实验"},
+    "web.models.intro": {
+        "en": "MLflow experiments, runs and registered models of this organisation.",
+        "zh": "本机构的 MLflow 实验、运行记录和已注册模型。",
+    },
+    "web.models.choose_org": {
+        "en": "Choose an organisation to see its experiments and models.",
+        "zh": "请选择一个机构，查看其实验和模型。",
+    },
+    "web.models.no_orgs": {
+        "en": "You are not a member of any organisation yet.",
+        "zh": "您尚未加入任何机构。",
+    },
+    "web.models.how_to": {
+        "en": (
+            "Track runs from a script or job with MLFLOW_TRACKING_URI={uri}, "
+            "MLFLOW_TRACKING_TOKEN set to an API token and MLFLOW_WORKSPACE={slug}."
+        ),
+        "zh": (
+            "在脚本或作业中设置 MLFLOW_TRACKING_URI={uri}、MLFLOW_TRACKING_TOKEN（API 令牌）"
+            "和 MLFLOW_WORKSPACE={slug}，即可记录运行。"
+        ),
+    },
+    "web.models.experiments": {"en": "Experiments", "zh": "实验"},
+    "web.models.no_experiments": {"en": "No experiments yet.", "zh": "暂无实验。"},
+    "web.models.newest_runs": {
+        "en": "Runs, newest first: {count}",
+        "zh": "运行记录（按时间倒序）：{count} 条",
+    },
+    "web.models.no_runs": {"en": "No runs yet.", "zh": "暂无运行记录。"},
+    "web.models.run": {"en": "Run", "zh": "运行记录"},
+    "web.models.status": {"en": "Status", "zh": "状态"},
+    "web.models.started": {"en": "Started", "zh": "开始时间"},
+    "web.models.ended": {"en": "Ended", "zh": "结束时间"},
+    "web.models.user": {"en": "User", "zh": "用户"},
+    "web.models.metrics": {"en": "Metrics", "zh": "指标"},
+    "web.models.params": {"en": "Parameters", "zh": "参数"},
+    "web.models.tags": {"en": "Tags", "zh": "标签"},
+    "web.models.name": {"en": "Name", "zh": "名称"},
+    "web.models.value": {"en": "Value", "zh": "数值"},
+    "web.models.job": {"en": "Job", "zh": "作业"},
+    "web.models.datasets": {"en": "Dataset versions", "zh": "数据集版本"},
+    "web.models.lineage": {"en": "Lineage", "zh": "溯源"},
+    "web.models.registered": {"en": "Registered models", "zh": "已注册模型"},
+    "web.models.no_models": {"en": "No registered models yet.", "zh": "暂无已注册模型。"},
+    "web.models.model": {"en": "Model", "zh": "模型"},
+    "web.models.version": {"en": "Version", "zh": "版本"},
+    "web.models.created": {"en": "Created", "zh": "创建时间"},
+    "web.models.source_run": {"en": "Source run", "zh": "来源运行记录"},
+    "web.models.run_missing": {"en": "run not available", "zh": "运行记录不可用"},
+    "web.models.run_title": {"en": "Run {name}", "zh": "运行记录：{name}"},
+    "web.models.experiment": {"en": "Experiment", "zh": "实验"},
+    "web.models.back": {"en": "Back to the models of {name}", "zh": "返回 {name} 的模型与实验"},
+    "web.models.charts": {"en": "Metric charts", "zh": "指标曲线"},
+    "web.models.chart_label": {"en": "{metric} by step", "zh": "{metric} 随训练步数的变化"},
+    "web.models.step": {"en": "step", "zh": "步数"},
+    "web.models.downsampled": {
+        "en": "{shown} of {total} points shown",
+        "zh": "共 {total} 个点，显示其中 {shown} 个",
+    },
+    "web.models.no_metrics": {"en": "This run logged no metrics.", "zh": "该运行记录没有指标。"},
+    "web.models.status.RUNNING": {"en": "running", "zh": "运行中"},
+    "web.models.status.SCHEDULED": {"en": "scheduled", "zh": "已排队"},
+    "web.models.status.FINISHED": {"en": "finished", "zh": "已完成"},
+    "web.models.status.FAILED": {"en": "failed", "zh": "失败"},
+    "web.models.status.KILLED": {"en": "killed", "zh": "已终止"},
     # --- sign-in ------------------------------------------------------------------------
     "web.login.title": {"en": "Sign in", "zh": "登录"},
     "web.login.intro": {

@@ -7,18 +7,13 @@ for A's workspace and cannot find A's experiments, runs, artifacts or models fro
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fixtures.mlflow_server import serve_mlflow
+from tests.fixtures.mlflow_server import run_mlflow_client, serve_mlflow
 from tests.fixtures.portal_server import ServedPortal, serve_portal
 
 pytestmark = pytest.mark.slow
@@ -57,37 +52,6 @@ def _token(served: ServedPortal, username: str) -> str:
     return str(created.json()["token"])
 
 
-def _mlflow(
-    served: ServedPortal, token: str, workspace: str | None, script: str, tmp_path: Path
-) -> dict[str, object]:
-    """Runs the stock MLflow client in its own process, as a user's training script would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env.update(
-        {
-            "MLFLOW_TRACKING_URI": f"{served.url}/mlflow",
-            "MLFLOW_TRACKING_TOKEN": token,
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        }
-    )
-    if workspace:
-        env["MLFLOW_WORKSPACE"] = workspace
-    prelude = (
-        "import json, mlflow\n"
-        "from mlflow.tracking import MlflowClient\n"
-        "from mlflow.exceptions import MlflowException\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", prelude + textwrap.dedent(script)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
 OWNER_SCRIPT = """
 mlflow.set_experiment("acme-detector")
 with mlflow.start_run() as run:
@@ -107,17 +71,21 @@ print(json.dumps({"experiment_id": run.info.experiment_id, "run_id": run.info.ru
 
 
 def test_owner_tracks_runs_artifacts_and_models(portal: ServedPortal, tmp_path: Path) -> None:
-    made = _mlflow(portal, _token(portal, "alice"), "acme", OWNER_SCRIPT, tmp_path)
+    made = run_mlflow_client(portal.url, _token(portal, "alice"), "acme", OWNER_SCRIPT, tmp_path)
     assert made["artifact"] == "acme secret notes" and made["version"] == "1"
 
 
 def test_other_organisation_is_refused_and_sees_nothing(portal: ServedPortal, tmp_path: Path) -> None:
-    made = _mlflow(
-        portal, _token(portal, "alice"), "acme", OWNER_SCRIPT.replace("acme-model", "acme-model-2"), tmp_path
+    made = run_mlflow_client(
+        portal.url,
+        _token(portal, "alice"),
+        "acme",
+        OWNER_SCRIPT.replace("acme-model", "acme-model-2"),
+        tmp_path,
     )
     carol = _token(portal, "carol")
-    refused = _mlflow(
-        portal,
+    refused = run_mlflow_client(
+        portal.url,
         carol,
         "acme",
         """
@@ -131,8 +99,8 @@ def test_other_organisation_is_refused_and_sees_nothing(portal: ServedPortal, tm
     )
     assert refused["status"] == "refused" and "403" in str(refused["message"])
 
-    from_beta = _mlflow(
-        portal,
+    from_beta = run_mlflow_client(
+        portal.url,
         carol,
         "beta",
         f"""
