@@ -280,3 +280,40 @@ def test_the_dashboard_shows_balance_and_jobs(portal: Portal) -> None:
     theirs = carol.get("/")
     assert _text("web.dashboard.job_counts", running=0, queued=0) in theirs.text
     assert "run-5" not in theirs.text
+
+
+def test_the_dataset_picker_offers_what_the_organisation_may_read(portal: Portal) -> None:
+    from tests.integration.test_datasets_api import CSV_CLEAN, dataset_body, upload_version
+
+    make_flavours(portal.client("root"))
+    bob = portal.client("bob")
+    versions = {}
+    for slug, level in (("open-signals", "L1"), ("closed-signals", "L3")):
+        assert bob.post("/api/v1/datasets", json=dataset_body(slug=slug, level=level)).status_code == 201
+        upload_version(bob, slug, {"t.csv": CSV_CLEAN})
+        assert bob.post(f"/api/v1/datasets/{slug}/versions/1/publish").status_code == 200
+        versions[slug] = bob.get(f"/api/v1/datasets/{slug}/versions").json()[0]["id"]
+
+    alice = _sign_in(portal, "alice")  # acme owns both
+    mine = alice.get("/jobs/new").text
+    assert f'value="{versions["open-signals"]}"' in mine and f'value="{versions["closed-signals"]}"' in mine
+    carol = _sign_in(portal, "carol")  # beta: the L3 dataset needs a grant it does not have
+    theirs = carol.get("/jobs/new").text
+    assert f'value="{versions["open-signals"]}"' in theirs
+    assert f'value="{versions["closed-signals"]}"' not in theirs
+
+    form = _form(org="beta", name="reads-open", dataset_version_ids=[versions["open-signals"]])
+    created = _post_form(carol, form)
+    assert created.status_code == 303, created.text
+    job_id = created.headers["location"].rsplit("/", 1)[1]
+    job = portal.client("carol").get(f"/api/v1/jobs/{job_id}").json()
+    assert job["dataset_version_ids"] == [versions["open-signals"]]
+    assert [d["dataset"] for d in job["datasets"]] == ["open-signals"]
+    assert 'href="/datasets/open-signals"' in carol.get(created.headers["location"]).text
+
+    forged = _post_form(
+        carol, _form(org="beta", name="reads-closed", dataset_version_ids=[versions["closed-signals"]])
+    )
+    assert forged.status_code == 403 and "alert-error" in forged.text
+    assert f'value="{versions["closed-signals"]}"' not in forged.text
+    assert portal.client("carol").get("/api/v1/jobs").json()["total"] == 1
