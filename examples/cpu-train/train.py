@@ -13,7 +13,8 @@ What it reads from its environment (the platform sets these for every job):
                            so a preempted job resumes where it stopped
 
 Run it locally:   python train.py --epochs 3
-Submit it:        aicommons jobs submit --org ORG --flavour cpu --gpus 0 --workdir . -- python train.py
+Submit it:        aicommons jobs submit --org ORG --flavour FLAVOUR --time-limit 10m \
+                      --workdir . --experiment examples -- python train.py --epochs 5
 """
 
 from __future__ import annotations
