@@ -13,12 +13,13 @@ from aicommons.datasets.credentials import resolve_job_datasets
 from aicommons.portal.core.errors import Conflict, Unavailable
 from aicommons.portal.core.i18n import Lang
 from aicommons.portal.core.time import utcnow
+from aicommons.scheduler import metering
 from aicommons.scheduler import repository as quota_repository
 from aicommons.scheduler.jobs import archives, repository, service
 from aicommons.scheduler.jobs.models import Job
 from aicommons.scheduler.jobs.schemas import ArchiveOut, JobCreate, JobEventOut, JobList, JobOut, WaitOut
 from aicommons.scheduler.launchers.base import Launcher, LauncherError
-from aicommons.scheduler.schemas import SLUG_PATTERN
+from aicommons.scheduler.schemas import SLUG_PATTERN, UsageOut
 
 from .allocations import OrgQuery, org_id_of, org_slugs
 from .datasets import StoreDep
@@ -131,6 +132,15 @@ def why_waiting(principal: PrincipalDep, session: SessionDep, lang: LangDep, job
 def job_events(principal: PrincipalDep, session: SessionDep, job_id: str = JobId) -> list[JobEventOut]:
     service.get(session, principal, job_id)
     return [JobEventOut.model_validate(e) for e in repository.events(session, job_id)]
+
+
+@router.get("/jobs/{job_id}/usage", response_model=list[UsageOut], responses=NOT_FOUND)
+def job_usage(principal: PrincipalDep, session: SessionDep, job_id: str = JobId) -> list[UsageOut]:
+    """The job's run intervals as metered: GPU-seconds, how each ended, what was charged."""
+    job = service.get(session, principal, job_id)
+    names, slug = quota_repository.flavour_names(session), org_slugs(session).get(job.org_id)
+    intervals = repository.usage_of(session, job_id)
+    return [metering.to_out(u, names).model_copy(update={"org": slug}) for u in intervals]
 
 
 @router.post(

@@ -153,3 +153,11 @@ def test_an_admission_cycle_admits_within_quota_and_balance_and_explains_the_res
     assert poor["reason"] == "no_balance" and "GPU" in poor["message"]
     listed = {j["id"]: j for j in alice.get("/api/v1/jobs").json()["items"]}
     assert listed[second["id"]]["wait"]["reason"] == "quota_full"
+
+
+def test_usage_of_a_job_is_visible_to_its_organisation_only(client_for: Callable[..., TestClient]) -> None:
+    root, alice, carol = client_for("root"), client_for("alice"), client_for("carol")
+    make_flavours(root)
+    job = alice.post("/api/v1/jobs", json=spec()).json()
+    assert alice.get(f"/api/v1/jobs/{job['id']}/usage").json() == []
+    assert carol.get(f"/api/v1/jobs/{job['id']}/usage").status_code == 404
