@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from aicommons.datasets.credentials import mint_job_credentials
+from aicommons.datasets.storage import build_store
+from aicommons.portal.core.db import transaction
+from aicommons.portal.orgs import repository as org_repository
 from aicommons.portal.web.messages import MESSAGES
 from tests.conftest import PASSWORD, Portal
 from tests.integration.test_datasets_api import (
@@ -365,11 +369,18 @@ def test_usage_counts_download_links(portal: Portal, client_for: Callable[..., T
     carol = client_for("carol")
     for _ in range(2):
         assert carol.post(f"{API}/datasets/signals/versions/1/download").status_code == 200
+    # A job of acme reading the dataset: the scheduler mints read credentials (audited).
+    version_id = client_for("bob").get(f"{API}/datasets/signals/versions/1").json()["id"]
+    with transaction(portal.sessionmaker) as session:
+        acme = org_repository.by_slug(session, "acme")
+        assert acme is not None
+        store = build_store(portal.settings)
+        mint_job_credentials(session, store, portal.settings, acme.id, [version_id, version_id], 600)
     usage = _sign_in(portal, "bob", "zh").get("/datasets/usage")
     row = re.search(r'<tr id="usage-signals">(.*?)</tr>', usage.text, re.S)
     assert row, usage.text
     cells = dict(re.findall(r'data-column="([a-z_]+)">(\d+)<', row.group(1)))
-    assert cells["downloads"] == "2" and cells["files_linked"] == "4"
+    assert cells["downloads"] == "2" and cells["files_linked"] == "4" and cells["job_credentials"] == "1"
     assert 'id="usage-chart-data"' in usage.text
 
 
@@ -379,7 +390,7 @@ def test_steward_pages_are_403_for_members(portal: Portal, path: str) -> None:
     page = alice.get(path)
     assert page.status_code == 403
     assert msg("web.error.forbidden", "zh") in page.text
-    assert "只有机构的数据管理员" in page.text or "数据管理员" in page.text
+    assert "仅该机构的数据管理员可执行此操作" in page.text  # auth.steward_required, in Chinese
     assert _sign_in(portal, "bob").get(path).status_code == 200
     anonymous = TestClient(portal.app, follow_redirects=False).get(path)
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
