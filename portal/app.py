@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,7 @@ from aicommons.portal.core.db import make_engine, make_sessionmaker
 from aicommons.portal.core.settings import Settings, get_settings
 from aicommons.portal.models_registry import import_all_models
 from aicommons.portal.orgs.directory import Directory, LocalDirectory
+from aicommons.portal.tracking.workspaces import warm_up
 from aicommons.portal.web import routes as web
 from aicommons.scheduler.jobs.loop import ReconcileLoop
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from aicommons.portal.server import migrate
 
             migrate.upgrade(settings.database_url_resolved)
+        threading.Thread(target=warm_up, name="aicommons-mlflow-import", daemon=True).start()
         loop = _start_scheduler(app, settings)
         yield
         if loop is not None:

@@ -8,6 +8,7 @@ it a function that adds them to a job's environment.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,13 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from aicommons.datasets.credentials import mint_job_credentials
 from aicommons.datasets.storage import ObjectStore, build_store
 from aicommons.portal.auth.job_tokens import MAX_TTL_S, issue_job_token
+from aicommons.portal.core.errors import AppError
 from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs.models import Organisation
+from aicommons.portal.tracking.workspaces import ensure_workspace
 from aicommons.scheduler.jobs.loop import ReconcileLoop
 from aicommons.scheduler.jobs.models import Job
 from aicommons.scheduler.jobs.reconciler import JobEnvironment, Reconciler
 from aicommons.scheduler.launchers import registry
 from aicommons.scheduler.launchers.base import Launcher
+
+log = logging.getLogger(__name__)
 
 
 def job_environment(settings: Settings, store: Callable[[], ObjectStore]) -> JobEnvironment:
@@ -36,11 +41,21 @@ def job_environment(settings: Settings, store: Callable[[], ObjectStore]) -> Job
                 session, settings, user_id=job.submitted_by, org_id=job.org_id, job_id=job.id, ttl_s=lifetime
             ),
         }
+        _ensure_workspace(settings, slug)
         if job.dataset_version_ids:
             env.update(_dataset_env(session, settings, store(), job))
         return env
 
     return environment
+
+
+def _ensure_workspace(settings: Settings, slug: str) -> None:
+    """Best effort: the job's first MLflow call finds its workspace ready. MLflow being down is no
+    reason not to start the job; the job's own MLflow calls will say so."""
+    try:
+        ensure_workspace(settings.mlflow_url, slug)
+    except AppError as exc:
+        log.warning("MLflow workspace %s not ensured before launch: %s", slug, exc)
 
 
 def _dataset_env(session: Session, settings: Settings, store: ObjectStore, job: Job) -> dict[str, str]:

@@ -32,3 +32,9 @@ def ensure_workspace(tracking_uri: str, slug: str, description: str | None = Non
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise Unavailable("tracking.unavailable", detail=str(exc)[:200]) from exc
         _known.add((tracking_uri, slug))
+
+
+def warm_up() -> None:
+    """Import MLflow's client ahead of the first request: the import takes seconds, longer than the
+    stock client's three-second probe of the gateway on a busy machine."""
+    import mlflow.tracking  # noqa: F401
