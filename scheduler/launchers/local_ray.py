@@ -10,7 +10,9 @@ Stopping: Ray sends SIGTERM and kills the process tree after RAY_JOB_STOP_WAIT_T
 Ray 2.x reads from the job's environment when the stop arrives; the launcher writes its own
 `stop_grace_s` there at submit. A shorter grace asked for in `stop()` is enforced here by killing the
 job's processes, which works when the job runs on this machine (the local head); otherwise Ray's
-grace from submit time applies.
+grace from submit time applies. Ray cannot withdraw a job that is still PENDING (waiting for its
+resources): the stop waits in line with it, and the job ends STOPPED the moment it would have started,
+its entrypoint killed at once; until then `status` keeps saying PENDING.
 """
 
 from __future__ import annotations

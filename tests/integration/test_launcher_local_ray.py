@@ -241,6 +241,31 @@ def test_stop_kills_a_job_that_ignores_sigterm_after_the_grace(
     assert "SIGTERM ignored" in patient.logs(spec.job_id)
 
 
+def test_stop_of_a_job_still_waiting_for_its_flavour_ends_it_before_it_runs(
+    launcher: LocalRayLauncher, ray_head: RayHead, workdir: Path, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    holder = spec_for(ray_head, workdir, marks, 120, gpus_per_worker=ray_head.capacity)
+    waiting = spec_for(ray_head, workdir, marks, 5, gpus_per_worker=ray_head.capacity)
+    launcher.submit(holder)
+    wait_phase(launcher, holder.job_id, {LaunchPhase.RUNNING})
+    launcher.submit(waiting)
+    time.sleep(1)
+    assert launcher.status(waiting.job_id).phase is LaunchPhase.PENDING
+    launcher.stop(waiting.job_id, grace_s=5)
+    # Ray cannot withdraw a job before its supervisor starts: the stop waits in line with the job.
+    time.sleep(3)
+    assert launcher.status(waiting.job_id).phase is LaunchPhase.PENDING
+    launcher.stop(holder.job_id, grace_s=5)
+    wait_phase(launcher, holder.job_id, {LaunchPhase.STOPPED})
+    ended = wait_phase(
+        launcher, waiting.job_id, {LaunchPhase.STOPPED, LaunchPhase.FAILED, LaunchPhase.SUCCEEDED}
+    )
+    assert ended.phase is LaunchPhase.STOPPED, launcher.logs(waiting.job_id)[-2000:]
+    runs = marks / f"{waiting.job_id}.runs"
+    assert not runs.exists() or "end" not in runs.read_text()
+
+
 def _pid_written(marks: Path, job_id: str) -> int:
     path = marks / f"{job_id}.pid"
     deadline = time.monotonic() + 30
