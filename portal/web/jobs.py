@@ -114,7 +114,8 @@ def _note(job: Job, out: JobOut, lang: Lang) -> str | None:
         return translate(f"web.jobs.stopping.{job.stop_requested}", lang, None, job.stop_requested)
     if job.message_code:
         return translate(job.message_code, lang, job.message_params or {}, job.message)
-    return job.message
+    # The backend's own words explain failures; on success they add nothing (and are English only).
+    return None if job.state == JobState.SUCCEEDED.value else job.message
 
 
 def job_views(session: Session, jobs: list[Job], lang: Lang) -> list[JobView]:

@@ -955,6 +955,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "web.jobs.spec.time_limit": {"en": "{hours} h {minutes} min", "zh": "{hours} 小时 {minutes} 分钟"},
     "web.jobs.spec.none": {"en": "none", "zh": "无"},
     "web.jobs.spec.attempt": {"en": "Attempt", "zh": "第几次运行"},
+    "web.jobs.spec.preemptible": {"en": "Preemptible", "zh": "可被抢占"},
     "web.jobs.status": {"en": "Status", "zh": "运行状态"},
     "web.jobs.started": {"en": "Started", "zh": "开始时间"},
     "web.jobs.ended": {"en": "Ended", "zh": "结束时间"},
