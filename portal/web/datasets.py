@@ -54,6 +54,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 FormStr = Annotated[str, Form()]
 PAGE_SIZE = 20
 FACETS = ("domain", "modality", "task", "licence", "level", "org")
+OPEN_GRANTS = ("requested", "approved")
 PREVIEW_COLUMNS = 8
 PREVIEW_CELL = 160
 GRANT_LABELS = {
@@ -247,10 +248,15 @@ def _access(page: Page, session: Session, ds: Dataset) -> dict[str, Any]:
             if g.org_id in principal.memberships and g.org_id != ds.org_id
         ]
         names = org_names(session, [g.org_id for g in own])
-        access["grants"] = [
+        rows = [
             {"grant": grants.grant_out(g), "org": names.get(g.org_id, (g.org_id, g.org_id))[1]} for g in own
         ]
-        access["orgs"] = [m for m in memberships(session, principal) if m.org_id != ds.org_id]
+        access["grants"] = rows
+        # Organisations with a pending or active grant need no second request (the service refuses it).
+        covered = {g.org_id for g, row in zip(own, rows, strict=True) if row["grant"].state in OPEN_GRANTS}
+        access["orgs"] = [
+            m for m in memberships(session, principal) if m.org_id != ds.org_id and m.org_id not in covered
+        ]
     return access
 
 

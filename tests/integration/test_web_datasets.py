@@ -335,6 +335,7 @@ def test_l3_request_access_then_steward_approves(
     after = carol.get("/datasets/closed-l3")
     assert msg("web.datasets.access.requested", "zh", org="beta") in after.text
     assert msg("web.datasets.grant.requested", "zh") in after.text
+    assert 'action="/datasets/closed-l3/access"' not in after.text  # beta has a pending request
 
     dave = _sign_in(portal, "dave")  # steward of beta, not of the publisher
     assert msg("web.datasets.requests.none_pending") in dave.get("/datasets/requests").text
