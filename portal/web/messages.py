@@ -887,7 +887,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "web.jobs.form.workdir_help": {
         "en": "Your code as a .zip archive. The command line packs a folder for you: "
         "aicommons jobs submit --workdir ./my-project …",
-        "zh": "以 .zip 压缩包上传代码。命令行工具可自动打包文件夹：aicommons jobs submit --workdir ./my-project …",
+        "zh": "以 .zip 压缩包上传代码。命令行工具可自动打包文件夹："
+        "aicommons jobs submit --workdir ./my-project …",
     },
     "web.jobs.form.reattach": {
         "en": "Choose the .zip file again: browsers do not keep a chosen file after an error.",
