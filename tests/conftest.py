@@ -121,7 +121,14 @@ def postgres_test_url(postgres_url: str) -> Iterator[str]:
 
 def _settings(tmp_path: Path, url: str) -> Settings:
     # Local accounts only: the identity-provider tests configure Keycloak explicitly.
-    return Settings(data_dir=tmp_path / "data", database_url=url, migrate_on_start=False, oidc_issuer=None)
+    # The reconcile loop is driven explicitly by the scheduler tests, not by a background thread.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        migrate_on_start=False,
+        oidc_issuer=None,
+        scheduler_enabled=False,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
