@@ -249,7 +249,12 @@ def plan_ray(
     agent_port = agent_port or settings.ray_dashboard_agent_port or free_port(host)
     env = child_env(
         base_env,
-        {"RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"},
+        {
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "PYTHONUNBUFFERED": "1",
+            # A job's `python …` entrypoint must find the interpreter that has the platform's packages.
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), base_env.get("PATH", os.defpath)]),
+        },
         drop=("RAY_ADDRESS",),
     )
     argv = [

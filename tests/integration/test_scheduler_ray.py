@@ -208,3 +208,48 @@ def test_guarantee_is_reclaimed_by_preempting_the_borrower(
     for client, job_id in ((alice, owner.id), (carol, borrower.id)):
         jobs_api.cancel(client, job_id)
         wait_for(client, job_id, {"CANCELLED"}, timeout=60)
+
+
+def test_cli_submits_follows_logs_and_explains(stack: tuple[ServedPortal, Any], tmp_path: Path) -> None:
+    served, ray = stack
+    folder, markers = _workdir(tmp_path), tmp_path / "markers"
+    login = served.cli(
+        "login", "--username", "alice", "--password", PASSWORDS["alice"], "--server", served.url
+    )
+    assert login.returncode == 0, login.stderr
+    done = served.cli(
+        "jobs", "submit", "--org", "acme", "--flavour", ray.flavour, "--time-limit", "10m",
+        "--workdir", str(folder), "--follow", "--", "python", "sleeper.py", "1", str(markers),
+        timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "started" in done.stdout and "done" in done.stdout and "SUCCEEDED" in done.stdout
+    too_big = served.cli(
+        "jobs", "submit", "--org", "acme", "--flavour", ray.flavour, "--gpus", str(ray.capacity + 1),
+        "--time-limit", "1h", "--", "true", lang="zh",
+    )  # fmt: skip
+    assert too_big.returncode == 1 and "张" in too_big.stderr and "Traceback" not in too_big.stderr
+    bad_limit = served.cli(
+        "jobs", "submit", "--org", "acme", "--flavour", ray.flavour, "--time-limit", "soon", "--", "true"
+    )
+    assert bad_limit.returncode == 2 and "duration" in bad_limit.stderr
+    # beta's member asks for more than beta may borrow while acme holds the flavour: it waits, and says why
+    alice = _client(served, "alice")
+    holder = _submit(
+        alice, "acme", ray.flavour, folder, f"python sleeper.py 120 {markers}", gpus_per_worker=ray.capacity
+    )
+    wait_for(alice, holder.id, {"RUNNING"})
+    served.cli("login", "--username", "carol", "--password", PASSWORDS["carol"], "--server", served.url)
+    queued = _submit(_client(served, "carol"), "beta", ray.flavour, folder, "python sleeper.py 1 x")
+    deadline = time.monotonic() + 30
+    why = served.cli("jobs", "why", queued.id)
+    while "waits" not in why.stdout and time.monotonic() < deadline:
+        time.sleep(1)
+        why = served.cli("jobs", "why", queued.id)
+    assert why.returncode == 0 and "waits" in why.stdout, why.stdout + why.stderr
+    why_zh = served.cli("jobs", "why", queued.id, lang="zh")
+    assert "等待原因" in why_zh.stdout
+    listed = served.cli("jobs", "list", "--org", "beta")
+    assert queued.id[:8] in listed.stdout and "QUEUED" in listed.stdout
+    for client, job_id in ((alice, holder.id), (_client(served, "carol"), queued.id)):
+        jobs_api.cancel(client, job_id)
