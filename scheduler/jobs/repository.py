@@ -164,7 +164,7 @@ def recent_runtimes(session: Session, limit: int = 2000) -> list[tuple[str, date
         .order_by(Job.ended_at.desc())
         .limit(limit)
     )
-    return [(f, s, e, int(t)) for f, s, e, t in session.execute(query)]
+    return [(f, s, e, int(t)) for f, s, e, t in session.execute(query) if s is not None and e is not None]
 
 
 def usage_of(session: Session, job_id: str) -> list[UsageRecord]:
