@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import Allocation, Booking, Flavour, Quota, UsageRecord
@@ -105,8 +106,11 @@ def lock_singleton(session: Session, name: str) -> SchedulerLease | None:
     )
     row = session.scalars(query).first()
     if row is None and session.get(SchedulerLease, name) is None:
-        session.add(SchedulerLease(name=name))
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(SchedulerLease(name=name))
+        except IntegrityError:
+            return None  # another replica created it first and holds it now
         row = session.scalars(query).first()
     return row
 
