@@ -31,9 +31,13 @@ def parse_duration(value: str, lang: str = "en") -> int:
 
 
 def _row(job: JobOut) -> list[str]:
-    reason = job.wait.message if job.wait else (job.message or "")
+    reason = (
+        job.wait.message
+        if job.wait
+        else (job.note or ("" if job.state == "SUCCEEDED" else job.message or ""))
+    )
     eta = job.wait.eta_latest.strftime("%m-%d %H:%M") if job.wait and job.wait.eta_latest else ""
-    return [job.id[:8], job.name, job.org, job.flavour, str(job.gpus), job.state, reason[:60], eta]
+    return [job.id, job.name, job.org, job.flavour, str(job.gpus), job.state, reason[:60], eta]
 
 
 @jobs_app.command("submit")
@@ -127,7 +131,7 @@ def list_jobs(
         result = api.list_jobs(client, org, state, limit)
         table = Table(title=f"jobs ({result.total})")
         for column in ["id", "name", "org", "flavour", "GPUs", "state", "reason", "ETA"]:
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "id")
         for job in result.items:
             table.add_row(*_row(job))
         console.print(table)

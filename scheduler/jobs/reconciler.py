@@ -234,6 +234,12 @@ class Reconciler:
             cpus=job.cpus,
             memory_bytes=job.memory_mb * 1024 * 1024 if job.memory_mb else None,
             time_limit_s=job.time_limit_s,
+            org=job.org_id,
+            org_quota_gpus={
+                names[q.flavour_id]: q.guaranteed_gpus + q.borrow_limit_gpus
+                for q in repository.quotas(session)
+                if q.org_id == job.org_id
+            },
         )
 
     def checkpoint_dir(self, job: Job) -> Path:

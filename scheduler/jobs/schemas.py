@@ -89,7 +89,8 @@ class JobOut(BaseModel):
     admitted_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
-    message: str | None
+    message: str | None  # the backend's own words (e.g. Ray's), as it gave them
+    note: str | None = None  # ours, in the caller's language: why it ended, was preempted or cancelled
     stop_requested: str | None
     wait: WaitOut | None
     gpu_seconds_so_far: int

@@ -178,6 +178,7 @@ def to_out(
         started_at=job.started_at,
         ended_at=job.ended_at,
         message=job.message,
+        note=translate(job.message_code, lang, job.message_params or {}) if job.message_code else None,
         stop_requested=job.stop_requested,
         wait=wait_of(job, lang),
         gpu_seconds_so_far=so_far,

@@ -63,6 +63,9 @@ def test_member_submits_and_sees_a_queued_job(client_for: Callable[..., TestClie
     # not yet explained by a cycle: why answers that it waits for the scheduler only once one ran
     cancelled = alice.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "CANCELLED"
+    assert cancelled.json()["note"] == "Cancelled by alice"
+    zh_note = alice.get(f"/api/v1/jobs/{job['id']}", headers={"Accept-Language": "zh-CN"}).json()["note"]
+    assert zh_note == "已由 alice 取消"
     again = alice.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert again.status_code == 409 and again.json()["error"]["code"] == "job.already_ended"
     events = alice.get(f"/api/v1/jobs/{job['id']}/events").json()
