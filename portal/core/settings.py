@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,22 @@ class Settings(BaseSettings):
     jobs_workdir_max_bytes: int = 100 * 1024 * 1024
     jobs_stop_grace_s: float = 10.0
     jobs_token_ttl_extra_s: int = 3600  # a job's MLflow token outlives its time limit by this much
+
+    # KubeRay launcher (jobs_launcher = "kuberay"): one RayJob per job in the namespace
+    # <prefix><organisation id>. Kubeconfig unset: the pod's service account (in-cluster).
+    kuberay_kubeconfig: str | None = None
+    kuberay_context: str | None = None
+    kuberay_namespace_prefix: str = "aicommons-"
+    kuberay_image: str = "rayproject/ray:2.49.0"
+    # Flavour name -> {"resource": "nvidia.com/gpu", "node_selector": {...}, "tolerations": [...]};
+    # JSON in the environment. A flavour not listed runs on CPU nodes without a device resource.
+    kuberay_flavours: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    kuberay_ttl_after_finished_s: int = 3600
+    kuberay_kueue_queue: str | None = None  # Kueue mode: the LocalQueue name put on every RayJob
+    # Working directories travel through S3 (the s3_* settings): uploaded once per archive, handed
+    # to Ray as a presigned https URL. Unset endpoint: the cluster must reach s3_endpoint.
+    kuberay_workdir_bucket: str = "aicommons-workdirs"
+    kuberay_workdir_public_endpoint: str | None = None
 
     @property
     def ray_dashboard_url(self) -> str:

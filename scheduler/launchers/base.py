@@ -44,6 +44,10 @@ class LaunchSpec:
     cpus: float  # for the entrypoint process
     memory_bytes: int | None
     time_limit_s: int  # enforced by the reconcile loop; a backend may use it as a backstop or label
+    # For backends that mirror the portal's quotas (KubeRay): the organisation's id, and the most GPUs
+    # it may hold at once per flavour name (guaranteed + borrowing limit). Unused by local Ray.
+    org: str | None = None
+    org_quota_gpus: Mapping[str, int] | None = None
 
     @property
     def total_gpus(self) -> int:

@@ -40,5 +40,15 @@ register(
             "en": "The job's working directory {path} does not exist",
             "zh": "作业的工作目录 {path} 不存在",
         },
+        "launcher.kuberay_no_submitter": {
+            "en": "Job {job} has no submitter pod in namespace {namespace} yet (or it was cleaned up): "
+            "Kubernetes has no logs for it",
+            "zh": "作业 {job} 在命名空间 {namespace} 中还没有提交器 Pod（或已被清理）："
+            "Kubernetes 中没有它的日志",
+        },
+        "launcher.kuberay_workdir_failed": {
+            "en": "The job's working directory could not be stored on {endpoint}: {detail}",
+            "zh": "无法将作业的工作目录存储到 {endpoint}：{detail}",
+        },
     }
 )

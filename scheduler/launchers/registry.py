@@ -43,4 +43,11 @@ def _local_ray(**options: Any) -> Launcher:
     return LocalRayLauncher.from_options(**options)
 
 
+def _kuberay(**options: Any) -> Launcher:
+    from .kuberay import KubeRayLauncher
+
+    return KubeRayLauncher.from_options(**options)
+
+
 register("ray", _local_ray)
+register("kuberay", _kuberay)
