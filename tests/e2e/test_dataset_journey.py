@@ -10,6 +10,7 @@ the member sees the grant.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,26 @@ def _seed(portal: LivePortal, lang: str) -> tuple[str, str, str, str]:
             "/auth/token", json={"username": portal.admin_username, "password": portal.admin_password}
         ).json()["access_token"]
         api.headers["Authorization"] = f"Bearer {token}"
-        for org, user, role in ((publisher, steward, "steward"), (buyer, member, "member")):
+        for org, user in ((publisher, steward), (buyer, member)):
             api.post("/orgs", json={"slug": org, "name": f"{org.title()}"}).raise_for_status()
             body = {"username": user, "password": PASSWORD, "display_name": user, "locale": lang}
             api.post("/users", json=body).raise_for_status()
-            api.post(f"/orgs/{org}/members", json={"username": user, "role": role}).raise_for_status()
+    # Memberships through the organisation page, as an administrator would add them: the API
+    # also mirrors them into Keycloak when one is configured, where these local users do not exist.
+    with httpx.Client(base_url=portal.url, timeout=30) as web:
+        csrf = _csrf(web.get("/login").text)
+        login = {"username": portal.admin_username, "password": portal.admin_password, "csrf_token": csrf}
+        assert web.post("/login", data=login).status_code == 303
+        for org, user, role in ((publisher, steward, "steward"), (buyer, member, "member")):
+            form = {"username": user, "role": role, "csrf_token": _csrf(web.get(f"/orgs/{org}").text)}
+            assert web.post(f"/orgs/{org}/members", data=form).status_code == 303
     return publisher, buyer, steward, member
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
 
 
 def _shot(ui: Ui, name: str, file: Path | None = None) -> None:
