@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -18,6 +18,10 @@ VersionState = Literal["draft", "uploading", "validating", "ready", "blocked", "
 class LabelSchema(BaseModel):
     classes: list[str] = Field(default_factory=list, max_length=10_000)
     label_column: str = Field(default="label", max_length=200, description="CSV column or JSONL field")
+
+
+# Names the web UI uses for its own pages under /datasets/.
+RESERVED_SLUGS = frozenset({"new", "requests", "usage", "search"})
 
 
 class DatasetCreate(BaseModel):
@@ -45,6 +49,13 @@ class DatasetCreate(BaseModel):
         if self.licence_id == "custom" and not (self.licence_name and self.licence_text):
             raise ValueError("a custom licence needs licence_name and licence_text")
         return self
+
+    @field_validator("slug")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_SLUGS:
+            raise ValueError(f"{value!r} is reserved; choose another name")
+        return value
 
 
 class DatasetUpdate(BaseModel):

@@ -284,3 +284,11 @@ def test_search_with_facets_in_both_languages(client_for: Callable[..., TestClie
     medical = carol.get(f"{API}/datasets", params={"domain": "medical", "org": "beta"}).json()
     assert [d["slug"] for d in medical["items"]] == ["ct-scans"]
     assert carol.get(f"{API}/datasets", params={"q": "100%_"}).json()["total"] == 0
+
+
+@pytest.mark.as_user("bob")
+def test_names_of_the_catalogue_pages_are_not_dataset_slugs(api: TestClient) -> None:
+    for reserved in ("new", "requests", "usage"):
+        refused = api.post(f"{API}/datasets", json=dataset_body(slug=reserved))
+        assert refused.status_code == 422 and "reserved" in refused.text
+    assert api.get(f"{API}/datasets").json()["total"] == 0
