@@ -28,16 +28,17 @@ all the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from .cluster import AdmissionConfig, ClusterSnapshot, CycleResult, OrgQuota, QueuedJob, Wait
 from .explain import explain_flavour, explain_unknown_flavour
-from .fairshare import fair_order, fifo_order, group_by_flavour, weights
+from .fairshare import FairMerge, weights
+from .queue import FlavourQueue, as_queue_index
 from .running import RunningIndex, as_index
 from .walk import FlavourWalk
 
 POLICIES = ("fair", "fifo")
-Ordering = Callable[[list[QueuedJob]], list[QueuedJob]]
+Ordering = Callable[[FlavourQueue], Iterator[QueuedJob]]
 
 
 def plan_cycle(snapshot: ClusterSnapshot, config: AdmissionConfig = AdmissionConfig()) -> CycleResult:
@@ -45,33 +46,31 @@ def plan_cycle(snapshot: ClusterSnapshot, config: AdmissionConfig = AdmissionCon
         raise ValueError(f"unknown admission policy {config.policy!r} (one of {', '.join(POLICIES)})")
     fifo = config.policy == "fifo"
     running = as_index(snapshot.running)
+    queues = as_queue_index(snapshot.queued).flavours()
     quotas: dict[str, dict[str, OrgQuota]] = {}
     for quota in snapshot.quotas:
         quotas.setdefault(quota.flavour, {})[quota.org] = quota
-    order: Ordering = _fifo if fifo else _fair(snapshot, config, running)
+    order: Ordering = FlavourQueue.arrival_order if fifo else _fair(snapshot, config, running)
     admitted: list[str] = []
     preempted: list[str] = []
     taken: set[str] = set()  # running jobs chosen for preemption in this cycle
     waiting: dict[str, Wait] = {}
-    queued = group_by_flavour(snapshot.queued)
     for flavour in sorted(snapshot.flavours, key=lambda f: f.name):
-        jobs = queued.pop(flavour.name, None)
-        if not jobs:
+        queue = queues.get(flavour.name)
+        if not queue:
             continue
-        walk = FlavourWalk(snapshot, config, fifo, flavour, quotas.get(flavour.name, {}), running, taken)
-        walk.run(order(jobs))
+        flavour_quotas = quotas.get(flavour.name, {})
+        walk = FlavourWalk(snapshot, config, fifo, flavour, flavour_quotas, running, taken, queue)
+        walk.run(order(queue))
         admitted += walk.admitted
         preempted += walk.preempted
         if config.explain:
             explain_flavour(walk, waiting)
     if config.explain:
-        for name, jobs in sorted(queued.items()):  # flavours the cluster does not have
-            explain_unknown_flavour(name, fifo_order(jobs), waiting)
+        known = {f.name for f in snapshot.flavours}
+        for name in sorted(set(queues) - known):  # flavours the cluster does not have
+            explain_unknown_flavour(name, list(queues[name].arrival_order()), waiting)
     return CycleResult(admit=admitted, preempt=preempted, waiting=waiting)
-
-
-def _fifo(jobs: list[QueuedJob]) -> list[QueuedJob]:
-    return fifo_order(jobs)
 
 
 def _fair(snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIndex) -> Ordering:
@@ -82,7 +81,7 @@ def _fair(snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIn
     def standing(org: str) -> float:
         return running.org_total(org) + usage.get(org, 0.0) / horizon
 
-    def order(jobs: list[QueuedJob]) -> list[QueuedJob]:
-        return fair_order(jobs, standing, weight, usage)
+    def order(queue: FlavourQueue) -> Iterator[QueuedJob]:
+        return FairMerge(queue, standing, weight, usage)
 
     return order

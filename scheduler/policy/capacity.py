@@ -8,12 +8,15 @@ Accounting (all in GPUs):
   stopping, its jobs admitted now, and the devices being reclaimed for it.
 * ``stopping_free``: devices of stopping (or just preempted) jobs that no reclaiming job has claimed.
   They are not free for a job that starts now, but a reclaiming job may count on them.
-* ``protect[org]``: what the organisation keeps out of others' reach: the part of its idle guarantee
-  above its lending limit (``max(0, guaranteed - org_used - lend_limit)``: of an idle guarantee, at
-  most ``lend_limit`` GPUs may be lent, as in Kueue), or, while its booking window is open, the
-  booked GPUs it does not use yet, whichever is larger (a booking and a guarantee of the same
-  organisation overlap rather than add up; booking approval keeps the sum of windows and of others'
-  ``guaranteed - lend_limit`` within capacity).
+* ``protect[org]``: what the organisation keeps out of others' reach, the largest of:
+  the part of its idle guarantee above its lending limit (``guaranteed - org_used - lend_limit``: of
+  an idle guarantee at most ``lend_limit`` GPUs may be lent, as in Kueue); the part of its idle
+  guarantee its own queued jobs ask for (``min(guaranteed - org_used, demand)``: a guarantee is idle
+  only while nobody who owns it waits, so borrowers never take what a reclaim has just freed, and
+  preemption does not go round in circles); while its booking window is open, the booked GPUs it
+  does not use yet (a booking and a guarantee of the same organisation overlap rather than add up;
+  booking approval keeps the sum of windows and of others' ``guaranteed - lend_limit`` within
+  capacity).
 
 An organisation can start ``avail(org) = capacity - used - (protect of all others)`` GPUs now. Capacity
 nobody guarantees, and the lendable part of idle guarantees, is what borrowers share.
@@ -34,6 +37,7 @@ class FlavourLedger:
         "borrowing",
         "capacity",
         "default_limit",
+        "demand",
         "limits",
         "max_protect",
         "name",
@@ -56,8 +60,10 @@ class FlavourLedger:
         bookings: Sequence[BookingWindow],
         now: float,
         default_borrow_limit: int | None,
+        demand: Mapping[str, int],
     ) -> None:
         self.name = name
+        self.demand = dict(demand)  # organisation -> GPUs its queued jobs ask for
         self.capacity = capacity
         self.quotas = quotas
         self.default_limit = capacity if default_borrow_limit is None else default_borrow_limit
@@ -76,13 +82,14 @@ class FlavourLedger:
         self.upcoming.sort(key=lambda w: (w.starts_at, w.org))
         self.protect: dict[str, int] = {}
         self.protect_total = 0
-        for org in (*quotas, *self.booked):
-            amount = self.protect_at(org, self.org_used.get(org, 0))
+        org_used, protect_at = self.org_used, self.protect_at
+        for org in (*quotas, *self.booked) if self.booked else quotas:
+            amount = protect_at(org, org_used.get(org, 0))
             if amount and org not in self.protect:
                 self.protect[org] = amount
                 self.protect_total += amount
         self.max_protect = max(self.protect.values(), default=0)  # an upper bound, never lowered
-        self.borrowing = {org for org, usage in self.org_used.items() if self.is_borrowing(org, usage)}
+        self.borrowing = {org for org, usage in org_used.items() if usage and self.is_borrowing(org, usage)}
         self.limits: dict[str, tuple[int, int]] = {}
         self.version = 0  # changes whenever usage does
         self._hold: tuple[int, int] = (-1, 0)  # (version, hold of all open windows) for orgs without one
@@ -120,11 +127,24 @@ class FlavourLedger:
         return self.capacity - self.used - self.protect_total + self.max_protect
 
     def protect_at(self, org: str, usage: int) -> int:
-        quota = self.quotas.get(org)
-        locked = quota.guaranteed - usage - quota.lend_limit if quota else 0
+        locked = self._guarantee_lock(org, usage)
         held = self.booked.get(org, 0) - usage
         larger = locked if locked > held else held
         return larger if larger > 0 else 0
+
+    def _guarantee_lock(self, org: str, usage: int) -> int:
+        """Idle guarantee kept from borrowers: beyond the lending limit, or asked for by own jobs."""
+        quota = self.quotas.get(org)
+        if quota is None:
+            return 0
+        idle = quota.guaranteed - usage
+        if idle <= 0:
+            return 0
+        locked = idle - quota.lend_limit
+        wanted = self.demand.get(org, 0)
+        if wanted > locked:
+            locked = wanted if wanted < idle else idle
+        return locked if locked > 0 else 0
 
     def booking_hold(self, org: str) -> int:
         """GPUs other organisations' open windows keep from ``org`` beyond their guarantees' lock."""
@@ -141,9 +161,7 @@ class FlavourLedger:
         for other, gpus in self.booked.items():
             if other != org:
                 usage = self.org_used.get(other, 0)
-                quota = self.quotas.get(other)
-                locked = max(0, quota.guaranteed - usage - quota.lend_limit) if quota else 0
-                held += max(0, gpus - usage - locked)
+                held += max(0, gpus - usage - self._guarantee_lock(other, usage))
         return held
 
     def upcoming_hold(self, org: str, end: float, drain_lead_s: float) -> int:
@@ -169,6 +187,11 @@ class FlavourLedger:
 
     def admit(self, org: str, gpus: int) -> None:
         self.used += gpus
+        self._serve(org, gpus)
+
+    def _serve(self, org: str, gpus: int) -> None:
+        if org in self.demand:
+            self.demand[org] -= gpus
         self._set_usage(org, self.org_used.get(org, 0) + gpus)
 
     def reclaim(
@@ -205,7 +228,7 @@ class FlavourLedger:
         self.used += gpus - from_pool
         for job in victims:
             self._set_usage(job.org, self.org_used.get(job.org, 0) - job.gpus)
-        self._set_usage(org, self.org_used.get(org, 0) + gpus)
+        self._serve(org, gpus)
         return victims, from_pool
 
     def _set_usage(self, org: str, usage: int) -> None:

@@ -22,15 +22,21 @@ shorter). Within an organisation: priority (higher first), then ``queued_at``, t
 across organisations: lower decayed usage per weight, then ``queued_at``, then ``id``.
 
 Policy "fifo" (the baseline): ``queued_at`` then ``id``, nothing else.
+
+The order is produced lazily, by merging the organisations' own queues on a heap (O(log orgs) per
+job), so that a cycle that can stop early does not pay for ordering the whole queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import accumulate
-from operator import attrgetter, itemgetter
+from collections.abc import Callable, Mapping, Sequence
+from heapq import heapify, heappop, heappush, heapreplace
 
 from .cluster import OrgQuota, QueuedJob
+from .queue import FlavourQueue
+
+# (key: share, history, queued_at, id; then org, position in its queue, GPUs ahead, weight)
+_Entry = tuple[float, float, float, str, str, int, float, float]
 
 
 def weights(quotas: Sequence[OrgQuota]) -> dict[str, float]:
@@ -41,48 +47,74 @@ def weights(quotas: Sequence[OrgQuota]) -> dict[str, float]:
     return {org: (w if w > 0 else 1.0) for org, w in total.items()}
 
 
-def group_by_flavour(queued: Iterable[QueuedJob]) -> dict[str, list[QueuedJob]]:
-    by_flavour: dict[str, list[QueuedJob]] = {}
-    for job in queued:
-        jobs = by_flavour.get(job.flavour)
-        if jobs is None:
-            by_flavour[job.flavour] = [job]
+class FairMerge:
+    """One flavour's queued jobs in fair-share order, one at a time.
+
+    ``park(org)`` takes an organisation's remaining jobs out of the order (the walk knows none of
+    them can matter as things stand); ``resume()`` puts back those that come after the last job
+    handed out, as if they had never left."""
+
+    __slots__ = ("_by_org", "_heap", "_last", "_parked", "_parking")
+
+    def __init__(
+        self,
+        queue: FlavourQueue,
+        standing: Callable[[str], float],
+        weight: Mapping[str, float],
+        usage: Mapping[str, float],
+    ) -> None:
+        self._by_org = queue.by_org
+        heap: list[_Entry] = []
+        for org, jobs in queue.by_org.items():
+            w = weight.get(org, 1.0)
+            ahead = standing(org)
+            first = jobs[0][1]
+            heap.append((ahead / w, usage.get(org, 0.0) / w, first.queued_at, first.id, org, 0, ahead, w))
+        heapify(heap)
+        self._heap = heap
+        self._parking: set[str] = set()
+        self._parked: dict[str, _Entry] = {}
+        self._last: tuple[float, float, float, str] | None = None
+
+    def __iter__(self) -> FairMerge:
+        return self
+
+    def __next__(self) -> QueuedJob:
+        heap = self._heap
+        while heap and heap[0][4] in self._parking:
+            parked = heappop(heap)
+            self._parked[parked[4]] = parked
+        if not heap:
+            raise StopIteration
+        entry = heap[0]
+        job = self._by_org[entry[4]][entry[5]][1]
+        following = self._following(entry)
+        if following is None:
+            heappop(heap)
         else:
-            jobs.append(job)
-    return by_flavour
+            heapreplace(heap, following)
+        self._last = entry[:4]
+        return job
 
-
-def fifo_order(jobs: list[QueuedJob]) -> list[QueuedJob]:
-    return sorted(jobs, key=_ARRIVAL)
-
-
-def fair_order(
-    jobs: list[QueuedJob],
-    standing: Callable[[str], float],
-    weight: Mapping[str, float],
-    usage: Mapping[str, float],
-) -> list[QueuedJob]:
-    """One flavour's jobs in fair-share order (see the module docstring)."""
-    by_org: dict[str, list[QueuedJob]] = {}
-    for job in jobs:
-        org_jobs = by_org.get(job.org)
-        if org_jobs is None:
-            by_org[job.org] = [job]
-        else:
-            org_jobs.append(job)
-    keyed: list[tuple[float, float, float, str, QueuedJob]] = []
-    for org, org_jobs in by_org.items():
-        org_jobs.sort(key=_ARRIVAL)
-        org_jobs.sort(key=_PRIORITY, reverse=True)  # stable: equal priorities stay in arrival order
-        w = weight.get(org, 1.0)
-        history = usage.get(org, 0.0) / w
+    def _following(self, entry: _Entry) -> _Entry | None:
+        _share, history, _, _, org, position, ahead, w = entry
+        jobs = self._by_org[org]
+        if position + 1 >= len(jobs):
+            return None
         # A job without GPUs still moves its organisation's later jobs behind it.
-        ahead = accumulate((j.gpus or 1e-6 for j in org_jobs), initial=standing(org))
-        keyed += [(a / w, history, j.queued_at, j.id, j) for a, j in zip(ahead, org_jobs)]  # noqa: B905
-    keyed.sort(key=_FIRST_FOUR)  # ids are unique, so the job itself is never compared
-    return [item[4] for item in keyed]
+        ahead += jobs[position][1].gpus or 1e-6
+        nxt = jobs[position + 1][1]
+        return (ahead / w, history, nxt.queued_at, nxt.id, org, position + 1, ahead, w)
 
+    def park(self, org: str) -> None:
+        self._parking.add(org)
 
-_ARRIVAL = attrgetter("queued_at", "id")
-_PRIORITY = attrgetter("priority")
-_FIRST_FOUR = itemgetter(0, 1, 2, 3)
+    def resume(self) -> None:
+        self._parking.clear()
+        for entry in self._parked.values():
+            following: _Entry | None = entry
+            while following is not None and self._last is not None and following[:4] < self._last:
+                following = self._following(following)
+            if following is not None:
+                heappush(self._heap, following)
+        self._parked.clear()

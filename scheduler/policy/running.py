@@ -126,6 +126,10 @@ class RunningIndex(Sequence[RunningJob]):
     def org_total(self, org: str) -> int:
         return self._org_total.get(org, 0)
 
+    def org_totals(self) -> dict[str, int]:
+        """Organisation → GPUs its (not stopping) jobs hold, all flavours. Read only."""
+        return self._org_total
+
     def ends(self, flavour: str) -> list[tuple[float, str, int]]:
         """(started_at + time_limit_s, id, gpus) of the flavour's jobs, earliest first. Read only."""
         return self._ends.get(flavour, [])

@@ -16,6 +16,8 @@ from .cluster import (
     RunningJob,
     WaitReason,
 )
+from .fairshare import FairMerge
+from .queue import FlavourQueue
 from .running import RunningIndex
 
 Params = dict[str, int | str]
@@ -34,9 +36,14 @@ class FlavourWalk:
         "consumed",
         "fifo",
         "flavour",
+        "held_line",
         "ledger",
+        "merge",
         "now",
+        "preempt_possible",
         "preempted",
+        "queue",
+        "reclaim_failed",
         "reclaimers",
         "reclaims",
         "reservation",
@@ -55,11 +62,16 @@ class FlavourWalk:
         quotas: Mapping[str, OrgQuota],
         running: RunningIndex,
         taken: set[str],
+        queue: FlavourQueue,
     ) -> None:
         self.snapshot, self.config, self.fifo, self.flavour = snapshot, config, fifo, flavour
         self.now = snapshot.now
         self.running = running
         self.taken = taken  # shared by the cycle's flavours
+        self.queue = queue
+        self.merge: FairMerge | None = None
+        self.balances = snapshot.balances
+        self.balance_left: dict[str, float] = {}  # organisation -> GPU-seconds not yet spoken for
         self.ledger = FlavourLedger(
             flavour.name,
             flavour.capacity,
@@ -68,30 +80,119 @@ class FlavourWalk:
             snapshot.bookings or (),
             snapshot.now,
             config.default_borrow_limit,
+            {} if fifo else self._demand(quotas),  # FIFO: no reclaim, so no lock for queued owners
         )
-        self.balances = snapshot.balances
-        self.balance_left: dict[str, float] = {}  # organisation -> GPU-seconds not yet spoken for
         self.reclaims = config.reclaim and not fifo
-        self.blocked = False  # no backfill: the first job blocked by capacity holds the rest
-        self.reservation: Reservation | None = None  # backfill: the reserved job's shadow time
+        self.held_line = False  # the first job blocked by capacity has been found
+        self.blocked = False  # no backfill: that job holds the rest
+        self.reservation: Reservation | None = None  # backfill: its shadow time (None: it has none)
         self.competing = 0  # jobs so far that passed balance and quota
         self.consumed = 0  # GPUs admitted or reclaimed in this cycle
         self.admitted: list[str] = []
         self.admitted_ends: list[tuple[float, int]] = []
         self.preempted: list[str] = []
         self.reclaimers: list[QueuedJob] = []
+        self.reclaim_failed: dict[str, tuple[int, int]] = {}  # org -> (ledger version, GPUs)
+        self.preempt_possible: tuple[int, bool] | None = None  # (ledger version, answer)
         self.waits: list[tuple[QueuedJob, WaitReason, Params]] = []  # in policy order
 
-    def run(self, order: list[QueuedJob]) -> None:
-        explain = self.config.explain
-        smallest = 0 if explain else min(job.gpus for job in order)
-        ledger, waits, decide = self.ledger, self.waits, self._decide
+    def _demand(self, quotas: Mapping[str, OrgQuota]) -> Mapping[str, int]:
+        """Queued GPUs per organisation, for the ledger's guarantee lock. An organisation whose next
+        job its balance cannot pay for asks for nothing: its guarantee is not held idle for it."""
+        demand = self.queue.demand
+        if self.balances is None:
+            return demand
+        payable = dict(demand)
+        used = self.running.org_used(self.flavour.name)
+        for org in demand:
+            quota = quotas.get(org)
+            if quota is not None and quota.guaranteed > used.get(org, 0):  # else nothing idle to lock
+                first = self.queue.by_org[org][0][1]
+                if self._balance(org) < self._needed(first):
+                    payable[org] = 0
+        return payable
+
+    def run(self, order: Iterator[QueuedJob]) -> None:
+        if not self.config.explain:
+            self._run_fast(order)
+            return
+        waits, decide = self.waits, self._decide
         for job in order:
-            if not explain and ledger.best_avail() < smallest and not self._may_preempt():
-                break  # nothing can start or be reclaimed any more: the rest only needs explaining
             verdict = decide(job)
-            if verdict is not None and explain:
+            if verdict is not None:
                 waits.append((job, verdict[0], verdict[1]))
+
+    def _run_fast(self, order: Iterator[QueuedJob]) -> None:
+        """The same decisions without explanations, looking at as few jobs as possible.
+
+        Once the line is held (the first job blocked by capacity is known) or the flavour is full, a
+        job that can neither start now nor reclaim changes nothing, so it is skipped, and an
+        organisation none of whose jobs could is parked. What an organisation may start only shrinks
+        within a cycle, and so does the backfill room of the reserved job, except when a reclaim hands
+        devices over: then parked organisations come back. The walk stops when nothing can start and
+        nothing can be preempted."""
+        ledger, decide, lead = self.ledger, self._decide, self.config.booking_drain_lead_s
+        smallest, shortest = self.queue.smallest(), self.queue.shortest_limit()  # of the whole flavour
+        self.merge = merge = order if isinstance(order, FairMerge) else None
+        for job in order:
+            may_preempt = self._may_preempt()
+            closed = self.blocked or self._backfill_closed(smallest, shortest)
+            if not may_preempt and (closed or ledger.best_avail() < smallest):
+                break
+            if not (self.held_line or ledger.capacity - ledger.used < smallest):
+                decide(job)  # until the line is held, every job may start or hold it
+                continue
+            org, gpus, end = job.org, job.gpus, self.now + job.time_limit_s
+            room = ledger.capacity - ledger.used - ledger.protect_total + ledger.protect.get(org, 0)
+            upcoming = ledger.upcoming_hold(org, end, lead) if ledger.upcoming else 0
+            reservation = self.reservation
+            if gpus <= room - upcoming and not (
+                self.blocked
+                or (reservation is not None and end > reservation.shadow and gpus > reservation.extra)
+            ):
+                decide(job)  # it may start now
+                continue
+            usage = ledger.org_used.get(org, 0)
+            up_to = (ledger.limits.get(org) or ledger.terms(org))[1]
+            if may_preempt and not upcoming and usage + gpus <= up_to and not self._cannot_reclaim(org, gpus):
+                decide(job)  # it may reclaim
+                continue
+            if merge is not None and self._stuck(org, room, usage, up_to, may_preempt):
+                merge.park(org)
+
+    def _backfill_closed(self, smallest: int, shortest: float) -> bool:
+        """The reserved job leaves no room: every queued job ends after its shadow time and needs
+        more than the devices it leaves spare."""
+        reservation = self.reservation
+        return (
+            reservation is not None
+            and self.now + shortest > reservation.shadow
+            and reservation.extra < smallest
+        )
+
+    def _stuck(self, org: str, room: int, usage: int, up_to: int, may_preempt: bool) -> bool:
+        """None of the organisation's queued jobs can start now or reclaim, judging by its smallest
+        job and its shortest time limit (a job with more GPUs or a later end is worse off)."""
+        queue, ledger = self.queue, self.ledger
+        smallest = queue.smallest_of(org)
+        earliest_end = self.now + queue.shortest_limit_of(org)
+        upcoming = (
+            ledger.upcoming_hold(org, earliest_end, self.config.booking_drain_lead_s)
+            if ledger.upcoming
+            else 0
+        )
+        reservation = self.reservation
+        can_start = smallest <= room - upcoming and not (
+            self.blocked
+            or (
+                reservation is not None and earliest_end > reservation.shadow and smallest > reservation.extra
+            )
+        )
+        if can_start:
+            return False
+        return (
+            not may_preempt or upcoming > 0 or usage + smallest > up_to or self._cannot_reclaim(org, smallest)
+        )
 
     def _decide(self, job: QueuedJob) -> Verdict | None:
         ledger, org, gpus = self.ledger, job.org, job.gpus
@@ -114,26 +215,33 @@ class FlavourWalk:
                 return WaitReason.BEHIND_JOBS, {"ahead": ahead}
             self._admit(job, end)
             return None
-        if usage + gpus <= reclaim_up_to and (self.reclaims or ledger.booked):
+        # A job that others' upcoming windows would hold back does not reclaim: borrowers whose jobs
+        # end before the window could take the room again, and preemption would go round in circles.
+        if not upcoming and usage + gpus <= reclaim_up_to and (self.reclaims or ledger.booked):
             reclaimed = self._try_reclaim(job, usage)
             if reclaimed is not None:
                 return WaitReason.RECLAIMING, {"flavour": ledger.name, "preempting": reclaimed}
-        if not (self.blocked or self.reservation is not None):
+        if not self.held_line:
             self._hold_line(job, room)
         return self._capacity_wait(job, room, upcoming, ahead)
 
-    def _balance_short(self, job: QueuedJob) -> Verdict | None:
-        left = self.balance_left.get(job.org)
+    def _balance(self, org: str) -> float:
+        left = self.balance_left.get(org)
         if left is None:
             balances = self.balances or {}
-            left = balances.get((job.org, job.flavour), 0.0) - self.running.committed(
-                job.org, job.flavour, self.now
-            )
-            self.balance_left[job.org] = left
+            name = self.flavour.name
+            left = balances.get((org, name), 0.0) - self.running.committed(org, name, self.now)
+            self.balance_left[org] = left
+        return left
+
+    def _needed(self, job: QueuedJob) -> float:
         needed = job.gpus * job.time_limit_s
         floor = self.config.min_balance_s
-        if floor is not None and floor < needed:
-            needed = floor
+        return floor if floor is not None and floor < needed else needed
+
+    def _balance_short(self, job: QueuedJob) -> Verdict | None:
+        left = self._balance(job.org)
+        needed = self._needed(job)
         if left >= needed:
             return None
         params: Params = {
@@ -150,26 +258,38 @@ class FlavourWalk:
         self.consumed += job.gpus
         self.admitted_ends.append((end, job.gpus))
 
+    def _cannot_reclaim(self, org: str, gpus: int) -> bool:
+        """A reclaim of at most these GPUs already failed for the organisation, nothing changed since."""
+        failed = self.reclaim_failed.get(org)
+        return failed is not None and failed[0] == self.ledger.version and gpus >= failed[1]
+
     def _try_reclaim(self, job: QueuedJob, usage: int) -> int | None:
         """Preempt for a job within its organisation's guarantee or open window; the GPUs it waits for."""
         ledger, org, gpus = self.ledger, job.org, job.gpus
+        if self._cannot_reclaim(org, gpus):
+            return None
         outcome = None
+        taken, newest_first = self.taken, self._newest_first
         if (
             self.reclaims
             and (ledger.borrowing or ledger.stopping_free)
             and usage + gpus <= ledger.guarantee(org)
         ):
-            outcome = ledger.reclaim(org, gpus, self._newest_first(), self.taken, ledger.is_borrowing)
+            outcome = ledger.reclaim(org, gpus, newest_first(), taken, ledger.is_borrowing)
         if outcome is None and ledger.booked and usage + gpus <= ledger.booked.get(org, 0):
-            outcome = ledger.reclaim(org, gpus, self._newest_first(), self.taken, ledger.outside_booking)
+            outcome = ledger.reclaim(org, gpus, newest_first(), taken, ledger.outside_booking)
         if outcome is None:
+            self.reclaim_failed[org] = (ledger.version, gpus)
             return None
         victims, from_stopping = outcome
         for victim in victims:
             self.taken.add(victim.id)
             self.preempted.append(victim.id)
+
         self.consumed += gpus
         self.reclaimers.append(job)
+        if self.merge is not None:
+            self.merge.resume()  # devices changed hands: what others may start can grow
         return sum(v.gpus for v in victims) or from_stopping
 
     def _newest_first(self) -> Iterator[RunningJob]:
@@ -191,6 +311,7 @@ class FlavourWalk:
         backfill, up to its reservation with it."""
         if job.gpus > self.flavour.capacity:
             return
+        self.held_line = True
         if not self.config.backfill or self.fifo:
             self.blocked = True
             return
@@ -212,8 +333,18 @@ class FlavourWalk:
             yield item
 
     def _may_preempt(self) -> bool:
-        """Could a later job still cause preemptions (and so change what is free)?"""
+        """Could a job still cause preemptions (and so change what is free)? Only an organisation
+        with queued jobs below its guarantee (or its open window) can, and only if someone borrows
+        (or stopping devices are unclaimed). Cached until usage changes."""
         ledger = self.ledger
-        if ledger.booked:
-            return True
-        return self.reclaims and bool(ledger.borrowing or ledger.stopping_free)
+        known = self.preempt_possible
+        if known is not None and known[0] == ledger.version:
+            return known[1]
+        possible = False
+        if ledger.booked or (self.reclaims and (ledger.borrowing or ledger.stopping_free)):
+            usage, queued = ledger.org_used, self.queue.demand
+            possible = any(usage.get(org, 0) < gpus for org, gpus in ledger.booked.items() if org in queued)
+            if not possible and self.reclaims and (ledger.borrowing or ledger.stopping_free):
+                possible = any(usage.get(org, 0) < ledger.guarantee(org) for org in queued)
+        self.preempt_possible = (ledger.version, possible)
+        return possible

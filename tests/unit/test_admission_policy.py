@@ -23,6 +23,7 @@ from aicommons.scheduler.policy.cluster import (
     WaitReason,
 )
 from aicommons.scheduler.policy.explain import new_wait
+from aicommons.scheduler.policy.queue import QueueIndex
 from aicommons.scheduler.policy.running import RunningIndex
 
 pytestmark = pytest.mark.unit
@@ -517,3 +518,91 @@ def test_the_fast_wait_constructor_builds_the_same_object() -> None:
     ]
     with pytest.raises(AttributeError):
         fast.reason = WaitReason.NO_BALANCE  # type: ignore[misc]
+
+
+# --- guarantees asked for by queued owners ------------------------------------------------------
+
+
+def test_an_idle_guarantee_its_owner_waits_for_is_not_lent() -> None:
+    running = [r("x0", "x", 4, preemptible=False)]
+    owner, borrower = q("a1", org="a", gpus=6, at=1), q("x1", org="x", gpus=2, at=2)
+    s = snap(8, [owner, borrower], running, quotas=[quota("a", 6, lend=6)])
+    assert plan(s).admit == []  # a waits for its 6: the 4 free of them are not lent to x
+    assert plan(replace(s, queued=[borrower])).admit == ["x1"]  # nobody waits: lent
+    unpaid = replace(s, balances={("a", "f"): 0.0, ("x", "f"): 1e9})
+    assert plan(unpaid).admit == ["x1"]  # a cannot pay for its job: its guarantee is lent
+
+
+def test_fifo_lends_idle_guarantees_up_to_the_lending_limit_only() -> None:
+    s = snap(8, [q("x1", org="x", gpus=2, at=2)], [r("x0", "x", 4)], quotas=[quota("a", 6, lend=2)])
+    assert plan(s, policy="fifo").admit == []  # 4 of a's 6 idle GPUs stay locked: 8 - 4 used - 4 = 0 left
+    assert plan(replace(s, quotas=[quota("a", 6, lend=6)]), policy="fifo").admit == ["x1"]
+
+
+# --- the fast path on full clusters -------------------------------------------------------------
+
+
+def _full_cluster(seed: int) -> ClusterSnapshot:
+    rng = random.Random(seed)
+    orgs = [f"o{i}" for i in range(8)]
+    quotas = [quota(o, rng.randint(0, 6), borrow=rng.randint(0, 32)) for o in orgs[:6]]
+    quotas = [replace(x, lend_limit=rng.randint(0, x.guaranteed)) for x in quotas]
+    running, used = [], 0
+    while used < 32 - rng.randint(0, 3):
+        gpus = rng.choice((1, 1, 2, 4))
+        if used + gpus > 32:
+            break
+        started, limit = NOW - rng.randint(0, 5000), rng.randint(600, 9000)
+        running.append(r(f"r{len(running)}", rng.choice(orgs), gpus, started, limit, rng.random() < 0.85))
+        used += gpus
+    jobs = [
+        q(f"q{i}", rng.choice(orgs), rng.choice((1, 1, 2, 4, 8)), rng.randint(60, 9000), rng.randint(0, 999))
+        for i in range(rng.randint(1, 80))
+    ]
+    window = BookingWindow(
+        rng.choice(orgs), "f", rng.randint(2, 8), NOW + rng.randint(-3000, 3000), NOW + 6000
+    )
+    balances = {(o, "f"): rng.randint(0, 20) * 3600.0 for o in orgs} if rng.random() < 0.3 else None
+    bookings = [window] if rng.random() < 0.4 else []
+    return snap(32, jobs, running, quotas, bookings, balances, {o: rng.random() * 1e5 for o in orgs})
+
+
+@pytest.mark.parametrize("policy", ["fair", "fifo"])
+def test_the_fast_path_decides_like_the_full_walk_on_full_clusters(policy: str) -> None:
+    preempted = 0
+    for seed in range(400):
+        s = _full_cluster(seed)
+        indexed = replace(s, queued=QueueIndex(s.queued), running=RunningIndex(s.running))
+        full, fast = plan(s, policy=policy), plan(indexed, policy=policy, explain=False)
+        assert (fast.admit, fast.preempt) == (full.admit, full.preempt), seed
+        preempted += len(full.preempt)
+    assert policy == "fifo" or preempted > 100  # the cases do exercise reclaim
+
+
+def test_queue_index_kept_up_to_date_matches_one_built_at_once() -> None:
+    rng = random.Random(5)
+    jobs = [
+        q(
+            f"j{i}",
+            rng.choice("abc"),
+            rng.randint(1, 8),
+            rng.randint(60, 900),
+            rng.random(),
+            rng.randint(0, 2),
+        )
+        for i in range(40)
+    ]
+    kept = QueueIndex()
+    for job in jobs:
+        kept.add(job)
+    for job in jobs[::4]:
+        kept.remove(job.id)
+    built = QueueIndex(j for j in jobs if j not in jobs[::4])
+    a, b = kept.flavours()["f"], built.flavours()["f"]
+    assert a.by_org == b.by_org and a.fifo == b.fifo and a.demand == b.demand and a.sizes == b.sizes
+    assert a.smallest() == min(j.gpus for j in built) and a.shortest_limit() == min(
+        j.time_limit_s for j in built
+    )
+    assert len(kept.view(["f"])) == len(built) and list(kept.view(["g"])) == []
+    with pytest.raises(TypeError):
+        kept.view(["f"]).add(jobs[0])
