@@ -47,6 +47,8 @@ WORKDIR_URL_EXTRA_S = 24 * 3600
 SUBMITTER_WAIT_POLL_S = 2.0
 # The batch Job controller labels its pods with the Job's name (the submitter Job is named after the RayJob).
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+# Unknown fields are refused, not silently pruned: a RayJob that drifted from the CRD fails loudly.
+STRICT = "Strict"
 
 
 class KubeRayLauncher:
@@ -235,16 +237,12 @@ class KubeRayLauncher:
     def _create_or_resume(self, ns: str, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
         try:
-            self.custom.create_namespaced_custom_object(
-                manifests.GROUP, manifests.VERSION, ns, manifests.PLURAL, body
-            )
+            self.custom.create_namespaced_custom_object(*_rayjobs(ns), body, field_validation=STRICT)
             return
         except Exception as exc:
             if _status(exc) != 409:
                 raise
-        current = self.custom.get_namespaced_custom_object(
-            manifests.GROUP, manifests.VERSION, ns, manifests.PLURAL, name
-        )
+        current = self.custom.get_namespaced_custom_object(*_rayjobs(ns), name)
         annotations = (current.get("metadata") or {}).get("annotations") or {}
         if manifests.STOP_ANNOTATION not in annotations:
             return  # the same run, submitted before: idempotent
@@ -253,9 +251,7 @@ class KubeRayLauncher:
             **body,
             "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
         }
-        self.custom.replace_namespaced_custom_object(
-            manifests.GROUP, manifests.VERSION, ns, manifests.PLURAL, name, body
-        )
+        self.custom.replace_namespaced_custom_object(*_rayjobs(ns), name, body, field_validation=STRICT)
         log.info("resumed the stopped RayJob %s/%s as a new attempt", ns, name)
 
     def _find(self, job_id: str, code: str) -> dict[str, Any] | None:
@@ -291,6 +287,10 @@ class KubeRayLauncher:
         if not hasattr(exc, "status"):  # no HTTP answer at all: the API server is unreachable
             return LauncherError("launcher.unreachable", address=self.address, detail=_short(exc))
         return LauncherError(code, job=job_id, detail=_short(exc))
+
+
+def _rayjobs(ns: str) -> tuple[str, str, str, str]:
+    return manifests.GROUP, manifests.VERSION, ns, manifests.PLURAL
 
 
 def _coords(obj: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
