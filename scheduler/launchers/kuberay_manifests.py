@@ -112,6 +112,10 @@ def limit_range(ns: str, limits: Mapping[str, int]) -> dict[str, Any]:
     item: dict[str, Any] = {"type": "Container"}
     if maximum:
         item["max"] = maximum
+        # Without explicit defaults Kubernetes defaults a container's limit to `max`: every container
+        # that asks for no device (the Ray head) would then be given the organisation's whole quota.
+        item["default"] = {resource: "0" for resource in maximum}
+        item["defaultRequest"] = {resource: "0" for resource in maximum}
     return {"apiVersion": "v1", "kind": "LimitRange", "metadata": metadata, "spec": {"limits": [item]}}
 
 

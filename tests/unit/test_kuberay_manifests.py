@@ -125,8 +125,14 @@ def test_quota_sums_flavours_sharing_a_device_resource() -> None:
     quota = m.resource_quota("ns", limits)
     assert quota["spec"]["hard"] == {"requests.nvidia.com/gpu": "12", "requests.huawei.com/Ascend910": "16"}
     limit_range = m.limit_range("ns", limits)
+    none = {"nvidia.com/gpu": "0", "huawei.com/Ascend910": "0"}
     assert limit_range["spec"]["limits"] == [
-        {"type": "Container", "max": {"nvidia.com/gpu": "12", "huawei.com/Ascend910": "16"}}
+        {
+            "type": "Container",
+            "max": {"nvidia.com/gpu": "12", "huawei.com/Ascend910": "16"},
+            "default": none,  # not max, which Kubernetes would otherwise default to
+            "defaultRequest": none,
+        }
     ]
     # No quota on a flavour: the organisation may hold none of that device.
     assert m.resource_quota("ns", {"nvidia.com/gpu": 0})["spec"]["hard"] == {"requests.nvidia.com/gpu": "0"}
