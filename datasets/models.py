@@ -46,6 +46,11 @@ class Dataset(Base):
     provenance: Mapped[str] = mapped_column(Text, default="")
     contact: Mapped[str] = mapped_column(String(200), default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Token strings of datasets.search_tokens (titles and slug; everything else searchable), written by
+    # the service. PostgreSQL derives the indexed `search_vector` from them (a generated column the
+    # ORM does not map); SQLite copies them into the FTS5 table `datasets_fts`. Deferred: only SQL reads them.
+    search_title: Mapped[str] = mapped_column(Text, default="", deferred=True)
+    search_body: Mapped[str] = mapped_column(Text, default="", deferred=True)
     has_published: Mapped[bool] = mapped_column(default=False, index=True)
     created_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

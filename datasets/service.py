@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from aicommons.portal.core.audit import AuditEvent, record
@@ -10,7 +12,7 @@ from aicommons.portal.core.principal import Principal
 from aicommons.portal.core.time import utcnow
 
 from . import messages as _messages  # noqa: F401  (registers the catalogue)
-from . import policy, repository
+from . import policy, repository, search_tokens
 from .models import Dataset, DatasetDomain, DatasetVersion
 from .schemas import (
     DatasetCreate,
@@ -37,6 +39,25 @@ def _search_text(ds: Dataset) -> str:
         " ".join(ds.keywords or []),
     ]
     return " ".join(p for p in parts if p).lower()
+
+
+def _index_for_search(session: Session, ds: Dataset) -> None:
+    found = repository.domain(session, ds.domain)
+    ds.search_title, ds.search_body = search_tokens.dataset_tokens(
+        slug=ds.slug,
+        titles=[ds.title_en, ds.title_zh],
+        keywords=ds.keywords or [],
+        descriptions=[ds.description_en, ds.description_zh],
+        facets=[
+            ds.domain,
+            found.name_en if found else None,
+            found.name_zh if found else None,
+            ds.task,
+            ds.modality,
+        ],
+        provenance=ds.provenance,
+    )
+    repository.index_for_search(session, ds)
 
 
 def list_domains(session: Session) -> list[DatasetDomain]:
@@ -67,7 +88,7 @@ def create(session: Session, principal: Principal, org_id: str, data: DatasetCre
     ds.keywords = sorted({k.strip() for k in data.keywords if k.strip()})
     ds.search_text = _search_text(ds)
     session.add(ds)
-    session.flush()
+    _index_for_search(session, ds)
     record(
         session,
         principal,
@@ -101,6 +122,7 @@ def update(session: Session, principal: Principal, slug: str, data: DatasetUpdat
         setattr(ds, name, value)
     ds.search_text = _search_text(ds)
     ds.updated_at = utcnow()
+    _index_for_search(session, ds)
     return ds
 
 
@@ -228,15 +250,30 @@ def search(
     filters: dict[str, str | None],
     limit: int = 20,
     offset: int = 0,
+    facets: Sequence[str] = tuple(repository.FACETS),
 ) -> SearchResult:
-    terms = [t for t in (q or "").lower().split() if t][:10]
+    """Full-text search over what the principal may see, Chinese and English alike, with facet counts.
+
+    Any text is a valid query: it is tokenised, never parsed, so quotes and operators are just
+    punctuation. A query with nothing searchable in it (only punctuation) matches nothing.
+    """
+    terms = search_tokens.query_terms(q)
+    if q and q.strip() and not terms:
+        return SearchResult(
+            total=0, items=[], facets={name: [] for name in facets if name in repository.FACETS}
+        )
     active = {k: v for k, v in filters.items() if v and k in repository.FACETS}
-    visible = repository.visibility_clause(principal.is_admin, list(principal.memberships))
-    total, items, facets = repository.search(
-        session, visible, terms, active, min(max(limit, 1), 100), max(offset, 0)
+    page = repository.search(
+        session,
+        (principal.is_admin, list(principal.memberships)),
+        terms,
+        active,
+        min(max(limit, 1), 100),
+        max(offset, 0),
+        facets,
     )
     return SearchResult(
-        total=total,
-        items=[DatasetOut.model_validate(d) for d in items],
-        facets={k: [FacetCount(value=v, count=c) for v, c in rows] for k, rows in facets.items()},
+        total=page.total,
+        items=[DatasetOut.model_validate(d) for d in page.items],
+        facets={k: [FacetCount(value=v, count=c) for v, c in rows] for k, rows in page.facets.items()},
     )
