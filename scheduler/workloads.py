@@ -6,7 +6,8 @@ its cluster (flavours, quotas, bookings, balances):
 * ``[source] kind = "trace"``: replay a table in the normalized schema
   (``job_id, tenant, submit_time_s, duration_s, gpus, gpu_type, status``; CSV, optionally gzipped;
   see ../shared/traces/README.md). Traces without a tenant column get tenants assigned at random
-  with the tenant weights below; traces without a GPU type go to ``flavour``.
+  with the tenant weights below; traces without a GPU type go to ``flavour``; ``since_s`` keeps
+  only the jobs submitted from then on.
 * ``[source] kind = "generate"``: ``jobs`` jobs whose (GPUs, duration) pairs are sampled from a
   normalized table (``calibration``), arriving as a Poisson process (in batches of ``batch_mean``
   jobs of one tenant on average, as sweeps are submitted) at the rate that offers ``load`` × the
@@ -257,10 +258,11 @@ def _trace_jobs(
     rows = read_trace(resolve(source["trace"], base))
     cap, quantum, factor = _limits(source)
     default_flavour = source.get("flavour", flavours[0].name)
+    since = float(source.get("since_s", 0.0))  # replay only what was submitted from then on
     names, w = list(weights), list(weights.values())
     jobs = []
     for row in rows:
-        if row.gpus <= 0:
+        if row.gpus <= 0 or row.submit_time_s < since:
             continue
         duration = min(row.duration_s, cap)
         tenant = row.tenant or rng.choices(names, w)[0]

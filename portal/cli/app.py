@@ -281,3 +281,7 @@ _register_quota(app)
 from .jobs import register as _register_jobs  # noqa: E402
 
 _register_jobs(app)
+
+from .sim import register as _register_sim  # noqa: E402
+
+_register_sim(app)

@@ -73,7 +73,7 @@ class FlavourLedger:
         self.booked: dict[str, int] = {}  # organisation -> GPUs of its windows open now
         self.upcoming: list[BookingWindow] = []  # windows not open yet, earliest start first
         for window in bookings:
-            if window.ends_at <= now or window.gpus <= 0:
+            if window.flavour != name or window.ends_at <= now or window.gpus <= 0:
                 continue
             if window.starts_at <= now:
                 self.booked[window.org] = self.booked.get(window.org, 0) + window.gpus
@@ -164,10 +164,16 @@ class FlavourLedger:
                 held += max(0, gpus - usage - self._guarantee_lock(other, usage))
         return held
 
-    def upcoming_hold(self, org: str, end: float, drain_lead_s: float) -> int:
+    def upcoming_hold(self, org: str, usage: int, end: float, drain_lead_s: float) -> int:
         """GPUs that windows of other organisations opening before ``end`` (+ the drain lead) will hold
-        beyond what is protected already. Windows are summed, which over-counts windows that do not
+        beyond what is protected already, for a job that takes the organisation to ``usage``.
+
+        Only borrowing is held back: a job within its organisation's guarantee is not (approval keeps
+        windows within what guarantees leave, and an open window preempts for itself); borrowers are
+        what is drained before a window. Windows are summed, which over-counts windows that do not
         overlap each other: safe, and bookings are few."""
+        if usage <= self.guarantee(org):
+            return 0
         held = 0
         for window in self.upcoming:
             if window.starts_at - drain_lead_s >= end:

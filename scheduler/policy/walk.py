@@ -144,7 +144,8 @@ class FlavourWalk:
                 continue
             org, gpus, end = job.org, job.gpus, self.now + job.time_limit_s
             room = ledger.capacity - ledger.used - ledger.protect_total + ledger.protect.get(org, 0)
-            upcoming = ledger.upcoming_hold(org, end, lead) if ledger.upcoming else 0
+            usage = ledger.org_used.get(org, 0)
+            upcoming = ledger.upcoming_hold(org, usage + gpus, end, lead) if ledger.upcoming else 0
             reservation = self.reservation
             if gpus <= room - upcoming and not (
                 self.blocked
@@ -152,7 +153,6 @@ class FlavourWalk:
             ):
                 decide(job)  # it may start now
                 continue
-            usage = ledger.org_used.get(org, 0)
             up_to = (ledger.limits.get(org) or ledger.terms(org))[1]
             if may_preempt and not upcoming and usage + gpus <= up_to and not self._cannot_reclaim(org, gpus):
                 decide(job)  # it may reclaim
@@ -177,7 +177,7 @@ class FlavourWalk:
         smallest = queue.smallest_of(org)
         earliest_end = self.now + queue.shortest_limit_of(org)
         upcoming = (
-            ledger.upcoming_hold(org, earliest_end, self.config.booking_drain_lead_s)
+            ledger.upcoming_hold(org, usage + smallest, earliest_end, self.config.booking_drain_lead_s)
             if ledger.upcoming
             else 0
         )
@@ -208,8 +208,11 @@ class FlavourWalk:
         self.competing = ahead + 1
         end = self.now + job.time_limit_s
         room = ledger.capacity - ledger.used - ledger.protect_total + ledger.protect.get(org, 0)
-        upcoming = ledger.upcoming_hold(org, end, self.config.booking_drain_lead_s) if ledger.upcoming else 0
-        room -= upcoming
+        if ledger.upcoming:
+            upcoming = ledger.upcoming_hold(org, usage + gpus, end, self.config.booking_drain_lead_s)
+            room -= upcoming
+        else:
+            upcoming = 0
         if gpus <= room:
             if self.blocked or (self.reservation is not None and not self.reservation.allows(gpus, end)):
                 return WaitReason.BEHIND_JOBS, {"ahead": ahead}

@@ -201,6 +201,18 @@ def test_before_a_window_only_jobs_that_end_in_time_or_fit_beside_it_start() -> 
     assert own.admit == ["b1"]
 
 
+def test_a_window_holds_only_its_own_flavour() -> None:
+    windows = [
+        BookingWindow("b", "g", 8, NOW - 10, NOW + 10_000),
+        BookingWindow("b", "g", 8, NOW + 10, NOW + 99),
+    ]
+    s = replace(
+        snap(8, [q("a1", gpus=8, tl=5000)], bookings=windows),
+        flavours=[FlavourCapacity("f", 8), FlavourCapacity("g", 8)],
+    )
+    assert plan(s).admit == ["a1"]
+
+
 def test_an_open_window_preempts_other_organisations_newest_first() -> None:
     window = BookingWindow("b", "f", 6, NOW - 10, NOW + 10_000)
     running = [
