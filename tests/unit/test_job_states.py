@@ -30,7 +30,10 @@ def test_transition_allows_exactly_the_table(current: JobState, target: JobState
     row = job(current)
     if target in TRANSITIONS[current]:
         event = transition(row, target, T0)
-        assert row.state == target.value and (event.from_state, event.to_state) == (current.value, target.value)
+        assert row.state == target.value and (event.from_state, event.to_state) == (
+            current.value,
+            target.value,
+        )
     else:
         with pytest.raises(Conflict) as refused:
             transition(row, target, T0)
