@@ -287,6 +287,7 @@ class _Simulation:
             (q.org, q.flavour): Attainment(q.guaranteed, first) for q in cluster.quotas if q.guaranteed > 0
         }
         self.bookings: list[BookingWindow] = list(cluster.bookings)
+        self.flavours, self.quotas = tuple(cluster.flavours), tuple(cluster.quotas)  # the same every cycle
         self.preemptions = 0
         self.cycles = 0
 
@@ -336,15 +337,14 @@ class _Simulation:
         self._decay(now)
         if self.balances is not None:
             self.balances.now = now
-        cluster = self.workload.cluster
         for _ in range(8):  # a cycle that preempted is followed by another at once
             queued = self.queue.view(dirty)
             if not queued.flavours():
                 return
             snapshot = ClusterSnapshot(
                 now,
-                cluster.flavours,
-                cluster.quotas,
+                self.flavours,
+                self.quotas,
                 self.bookings,
                 self.index,
                 queued,

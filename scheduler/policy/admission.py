@@ -28,14 +28,14 @@ all the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from .cluster import AdmissionConfig, ClusterSnapshot, CycleResult, OrgQuota, QueuedJob, Wait
 from .explain import explain_flavour, explain_unknown_flavour
-from .fairshare import FairMerge, weights
+from .fairshare import FairMerge, fair_order, weights
 from .queue import FlavourQueue, as_queue_index
 from .running import RunningIndex, as_index
-from .walk import FlavourWalk
+from .walk import FlavourWalk, settled
 
 POLICIES = ("fair", "fifo")
 Ordering = Callable[[FlavourQueue], Iterator[QueuedJob]]
@@ -47,19 +47,21 @@ def plan_cycle(snapshot: ClusterSnapshot, config: AdmissionConfig = AdmissionCon
     fifo = config.policy == "fifo"
     running = as_index(snapshot.running)
     queues = as_queue_index(snapshot.queued).flavours()
-    quotas: dict[str, dict[str, OrgQuota]] = {}
-    for quota in snapshot.quotas:
-        quotas.setdefault(quota.flavour, {})[quota.org] = quota
-    order: Ordering = FlavourQueue.arrival_order if fifo else _fair(snapshot, config, running)
+    quotas, weight = _quota_tables(snapshot.quotas)
+    order: Ordering = FlavourQueue.arrival_order if fifo else _fair(snapshot, config, running, weight)
     admitted: list[str] = []
     preempted: list[str] = []
     taken: set[str] = set()  # running jobs chosen for preemption in this cycle
     waiting: dict[str, Wait] = {}
+    bookings, now = snapshot.bookings or (), snapshot.now
     for flavour in sorted(snapshot.flavours, key=lambda f: f.name):
         queue = queues.get(flavour.name)
         if not queue:
             continue
         flavour_quotas = quotas.get(flavour.name, {})
+        reclaims = config.reclaim and not fifo
+        if not config.explain and settled(flavour, flavour_quotas, running, queue, bookings, now, reclaims):
+            continue
         walk = FlavourWalk(snapshot, config, fifo, flavour, flavour_quotas, running, taken, queue)
         walk.run(order(queue))
         admitted += walk.admitted
@@ -73,8 +75,28 @@ def plan_cycle(snapshot: ClusterSnapshot, config: AdmissionConfig = AdmissionCon
     return CycleResult(admit=admitted, preempt=preempted, waiting=waiting)
 
 
-def _fair(snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIndex) -> Ordering:
-    weight = weights(snapshot.quotas)
+QuotaTables = tuple[dict[str, dict[str, OrgQuota]], dict[str, float]]
+_last_tables: tuple[tuple[OrgQuota, ...], QuotaTables] | None = None
+
+
+def _quota_tables(quotas: Sequence[OrgQuota]) -> QuotaTables:
+    """Quotas per flavour and organisation, and fair-share weights. A caller that passes the same
+    tuple every cycle (the simulator) gets them built once: a tuple of frozen quotas cannot change."""
+    global _last_tables
+    if _last_tables is not None and _last_tables[0] is quotas:
+        return _last_tables[1]
+    by_flavour: dict[str, dict[str, OrgQuota]] = {}
+    for quota in quotas:
+        by_flavour.setdefault(quota.flavour, {})[quota.org] = quota
+    tables = (by_flavour, weights(quotas))
+    if isinstance(quotas, tuple):
+        _last_tables = (quotas, tables)
+    return tables
+
+
+def _fair(
+    snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIndex, weight: Mapping[str, float]
+) -> Ordering:
     usage: Mapping[str, float] = snapshot.decayed_usage
     horizon = config.usage_horizon_s
 
@@ -82,6 +104,8 @@ def _fair(snapshot: ClusterSnapshot, config: AdmissionConfig, running: RunningIn
         return running.org_total(org) + usage.get(org, 0.0) / horizon
 
     def order(queue: FlavourQueue) -> Iterator[QueuedJob]:
+        if config.explain:  # every job will be looked at
+            return iter(fair_order(queue, standing, weight, usage))
         return FairMerge(queue, standing, weight, usage)
 
     return order

@@ -5,9 +5,8 @@ devices the reserved job will not need then."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from heapq import merge
 
 
 @dataclass(slots=True)
@@ -30,16 +29,28 @@ def reserve(
     now: float,
     free: int,
     gpus: int,
-    ends: Iterable[tuple[float, int]],
-    extra_ends: Iterable[tuple[float, int]],
+    ends: Sequence[tuple[float, str, int]],
+    extra_ends: Sequence[tuple[float, int]],
+    excluded: Container[str] = (),
 ) -> Reservation | None:
-    """The reservation of a job needing ``gpus`` when ``free`` are free for it now and jobs release
-    devices at ``ends`` and ``extra_ends`` (both (time, gpus), earliest first). None when the running
-    jobs' ends never free enough (e.g. devices locked by guarantees): then nothing is reserved."""
+    """The reservation of a job needing ``gpus`` when ``free`` are free for it now and devices come
+    back as running jobs end (``ends``: (end, id, gpus), earliest first, skipping ``excluded`` ids)
+    and as jobs admitted in this cycle end (``extra_ends``: (end, gpus), earliest first). None when
+    the ends never free enough (e.g. devices locked by guarantees): then nothing is reserved."""
     if free >= gpus:
         return Reservation(now, free - gpus)
     shadow: float | None = None
-    for end, released in merge(ends, extra_ends):
+    i = j = 0
+    n, m = len(ends), len(extra_ends)
+    while i < n or j < m:  # merge the two by time, until past the shadow time
+        if j >= m or (i < n and ends[i][0] <= extra_ends[j][0]):
+            end, job_id, released = ends[i]
+            i += 1
+            if job_id in excluded:
+                continue
+        else:
+            end, released = extra_ends[j]
+            j += 1
         if shadow is not None and end > shadow:
             break
         free += released

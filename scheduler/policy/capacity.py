@@ -82,17 +82,40 @@ class FlavourLedger:
         self.upcoming.sort(key=lambda w: (w.starts_at, w.org))
         self.protect: dict[str, int] = {}
         self.protect_total = 0
-        org_used, protect_at = self.org_used, self.protect_at
-        for org in (*quotas, *self.booked) if self.booked else quotas:
-            amount = protect_at(org, org_used.get(org, 0))
-            if amount and org not in self.protect:
-                self.protect[org] = amount
-                self.protect_total += amount
-        self.max_protect = max(self.protect.values(), default=0)  # an upper bound, never lowered
-        self.borrowing = {org for org, usage in org_used.items() if usage and self.is_borrowing(org, usage)}
+        self.borrowing: set[str] = set()
+        self._initial_protect_and_borrowing()
         self.limits: dict[str, tuple[int, int]] = {}
         self.version = 0  # changes whenever usage does
         self._hold: tuple[int, int] = (-1, 0)  # (version, hold of all open windows) for orgs without one
+
+    def _initial_protect_and_borrowing(self) -> None:
+        """``protect_at`` and ``is_borrowing`` for every organisation, inlined: this runs for every
+        flavour of every cycle."""
+        org_used, booked, demand, protect = self.org_used, self.booked, self.demand, self.protect
+        for org, quota in self.quotas.items():
+            usage = org_used.get(org, 0)
+            idle = quota.guaranteed - usage
+            amount = 0
+            if idle > 0:
+                amount = idle - quota.lend_limit
+                wanted = demand.get(org, 0)
+                if wanted > amount:
+                    amount = wanted if wanted < idle else idle
+            if booked and booked.get(org, 0) - usage > amount:
+                amount = booked[org] - usage
+            if amount > 0:
+                protect[org] = amount
+        for org, gpus in booked.items():
+            if org not in self.quotas and gpus - org_used.get(org, 0) > 0:
+                protect[org] = gpus - org_used.get(org, 0)
+        self.protect_total = sum(protect.values())
+        self.max_protect = max(protect.values(), default=0)  # an upper bound, never lowered
+        quotas, borrowing = self.quotas, self.borrowing
+        for org, usage in org_used.items():
+            if usage:
+                found = quotas.get(org)
+                if usage > (found.guaranteed if found is not None else 0) and usage > booked.get(org, 0):
+                    borrowing.add(org)
 
     # --- reads ----------------------------------------------------------------------------------
 

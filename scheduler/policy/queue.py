@@ -12,47 +12,47 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import TypeVar, overload
 
 from .cluster import QueuedJob
 
 OrgKey = tuple[int, float, str]  # (-priority, queued_at, id)
+_KEY = itemgetter(0)
 ArrivalKey = tuple[float, str]  # (queued_at, id)
 
 
-class FlavourQueue:
-    __slots__ = ("by_org", "demand", "fifo", "limits", "org_limits", "org_sizes", "sizes")
+class _Sizes:
+    """Job sizes and time limits present, for the whole flavour and per organisation."""
 
-    def __init__(self) -> None:
-        self.by_org: dict[str, list[tuple[OrgKey, QueuedJob]]] = {}
-        self.fifo: list[tuple[ArrivalKey, QueuedJob]] = []
-        self.demand: dict[str, int] = {}  # organisation -> queued GPUs
+    __slots__ = ("limits", "org_limits", "org_sizes", "sizes")
+
+    def __init__(self, by_org: dict[str, list[tuple[OrgKey, QueuedJob]]]) -> None:
         self.sizes: dict[int, int] = {}  # GPUs -> number of queued jobs asking for that many
         self.limits: list[float] = []  # the jobs' time limits, shortest first
-        self.org_sizes: dict[str, dict[int, int]] = {}  # the same, per organisation
+        self.org_sizes: dict[str, dict[int, int]] = {}
         self.org_limits: dict[str, list[float]] = {}
-
-    def __len__(self) -> int:
-        return len(self.fifo)
+        for org, jobs in by_org.items():
+            sizes: dict[int, int] = {}
+            limits: list[float] = []
+            self.org_sizes[org], self.org_limits[org] = sizes, limits
+            for _, job in jobs:
+                sizes[job.gpus] = sizes.get(job.gpus, 0) + 1
+                self.sizes[job.gpus] = self.sizes.get(job.gpus, 0) + 1
+                limits.append(job.time_limit_s)
+            limits.sort()
+            self.limits += limits
+        self.limits.sort()
 
     def add(self, job: QueuedJob) -> None:
-        insort(self.by_org.setdefault(job.org, []), ((-job.priority, job.queued_at, job.id), job))
-        insort(self.fifo, ((job.queued_at, job.id), job))
-        self.demand[job.org] = self.demand.get(job.org, 0) + job.gpus
-        for sizes, limits in ((self.sizes, self.limits), self._of(job.org)):
+        if job.org not in self.org_sizes:
+            self.org_sizes[job.org], self.org_limits[job.org] = {}, []
+        for sizes, limits in ((self.sizes, self.limits), (self.org_sizes[job.org], self.org_limits[job.org])):
             sizes[job.gpus] = sizes.get(job.gpus, 0) + 1
             insort(limits, job.time_limit_s)
 
     def remove(self, job: QueuedJob) -> None:
-        org_jobs = self.by_org[job.org]
-        _discard(org_jobs, ((-job.priority, job.queued_at, job.id), job))
-        if not org_jobs:
-            del self.by_org[job.org]
-        _discard(self.fifo, ((job.queued_at, job.id), job))
-        self.demand[job.org] -= job.gpus
-        if not self.demand[job.org]:
-            del self.demand[job.org]
-        for sizes, limits in ((self.sizes, self.limits), self._of(job.org)):
+        for sizes, limits in ((self.sizes, self.limits), (self.org_sizes[job.org], self.org_limits[job.org])):
             sizes[job.gpus] -= 1
             if not sizes[job.gpus]:
                 del sizes[job.gpus]
@@ -60,25 +60,91 @@ class FlavourQueue:
         if not self.org_limits[job.org]:
             del self.org_limits[job.org], self.org_sizes[job.org]
 
-    def _of(self, org: str) -> tuple[dict[int, int], list[float]]:
-        sizes = self.org_sizes.get(org)
-        if sizes is None:
-            sizes = self.org_sizes[org] = {}
-            self.org_limits[org] = []
-        return sizes, self.org_limits[org]
+
+class FlavourQueue:
+    """One flavour's queue. The arrival order and the size statistics are derived on first use
+    (a queue built once for one cycle may never need them) and kept up to date from then on."""
+
+    __slots__ = ("_fifo", "_sizes", "by_org", "count", "demand")
+
+    def __init__(self) -> None:
+        self.by_org: dict[str, list[tuple[OrgKey, QueuedJob]]] = {}
+        self.demand: dict[str, int] = {}  # organisation -> queued GPUs
+        self.count = 0
+        self._fifo: list[tuple[ArrivalKey, QueuedJob]] | None = None
+        self._sizes: _Sizes | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, job: QueuedJob) -> None:
+        insort(self.by_org.setdefault(job.org, []), ((-job.priority, job.queued_at, job.id), job))
+        self._count(job, 1)
+        if self._fifo is not None:
+            insort(self._fifo, ((job.queued_at, job.id), job))
+        if self._sizes is not None:
+            self._sizes.add(job)
+
+    def append(self, job: QueuedJob) -> None:
+        """Add without keeping order (building a queue at once); ``sort`` must follow."""
+        self.by_org.setdefault(job.org, []).append(((-job.priority, job.queued_at, job.id), job))
+        self._count(job, 1)
+
+    def sort(self) -> None:
+        for org_jobs in self.by_org.values():
+            org_jobs.sort(key=_KEY)
+        self._fifo = self._sizes = None
+
+    def remove(self, job: QueuedJob) -> None:
+        org_jobs = self.by_org[job.org]
+        _discard(org_jobs, ((-job.priority, job.queued_at, job.id), job))
+        if not org_jobs:
+            del self.by_org[job.org]
+        self._count(job, -1)
+        if self._fifo is not None:
+            _discard(self._fifo, ((job.queued_at, job.id), job))
+        if self._sizes is not None:
+            self._sizes.remove(job)
+
+    def _count(self, job: QueuedJob, sign: int) -> None:
+        self.count += sign
+        demand = self.demand.get(job.org, 0) + sign * job.gpus
+        if demand:
+            self.demand[job.org] = demand
+        else:
+            del self.demand[job.org]
+
+    @property
+    def fifo(self) -> list[tuple[ArrivalKey, QueuedJob]]:
+        if self._fifo is None:
+            self._fifo = sorted(
+                (((job.queued_at, job.id), job) for jobs in self.by_org.values() for _, job in jobs), key=_KEY
+            )
+        return self._fifo
+
+    @property
+    def _stats(self) -> _Sizes:
+        if self._sizes is None:
+            self._sizes = _Sizes(self.by_org)
+        return self._sizes
 
     def smallest(self) -> int:
-        return min(self.sizes, default=0)
+        return min(self._stats.sizes, default=0)
 
     def shortest_limit(self) -> float:
-        return self.limits[0] if self.limits else 0.0
+        limits = self._stats.limits
+        return limits[0] if limits else 0.0
 
     def smallest_of(self, org: str) -> int:
-        return min(self.org_sizes.get(org, ()), default=0)
+        return min(self._stats.org_sizes.get(org, ()), default=0)
 
     def shortest_limit_of(self, org: str) -> float:
-        limits = self.org_limits.get(org)
+        limits = self._stats.org_limits.get(org)
         return limits[0] if limits else 0.0
+
+    @property
+    def sizes(self) -> dict[int, int]:
+        return self._stats.sizes
 
     def arrival_order(self) -> Iterator[QueuedJob]:
         for _, job in self.fifo:
@@ -94,8 +160,22 @@ class QueueIndex(Sequence[QueuedJob]):
         self._flavours: dict[str, FlavourQueue] = {}
         self._jobs: dict[str, QueuedJob] | None = {}  # None: a read-only view
         self._list: list[QueuedJob] | None = None
+        self._build(jobs)
+
+    def _build(self, jobs: Iterable[QueuedJob]) -> None:
+        """Group and sort once (inserting one by one would move each list O(n) times)."""
+        known: dict[str, QueuedJob] = {}
         for job in jobs:
-            self.add(job)
+            if job.id in known:
+                raise ValueError(f"job {job.id} is already queued")
+            known[job.id] = job
+            queue = self._flavours.get(job.flavour)
+            if queue is None:
+                queue = self._flavours[job.flavour] = FlavourQueue()
+            queue.append(job)
+        for queue in self._flavours.values():
+            queue.sort()
+        self._jobs = known
 
     def add(self, job: QueuedJob) -> None:
         if self._jobs is None:

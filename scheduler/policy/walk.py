@@ -3,12 +3,13 @@ admission.py. The loop runs once per queued job, so the common paths stay inline
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping, Sequence
 
 from .backfill import Reservation, reserve
 from .capacity import FlavourLedger
 from .cluster import (
     AdmissionConfig,
+    BookingWindow,
     ClusterSnapshot,
     FlavourCapacity,
     OrgQuota,
@@ -134,11 +135,17 @@ class FlavourWalk:
         ledger, decide, lead = self.ledger, self._decide, self.config.booking_drain_lead_s
         smallest, shortest = self.queue.smallest(), self.queue.shortest_limit()  # of the whole flavour
         self.merge = merge = order if isinstance(order, FairMerge) else None
+        seen: tuple[int, int, bool] | None = None  # the state the flags below were computed for
+        may_preempt = closed = False
         for job in order:
-            may_preempt = self._may_preempt()
-            closed = self.blocked or self._backfill_closed(smallest, shortest)
-            if not may_preempt and (closed or ledger.best_avail() < smallest):
-                break
+            reservation = self.reservation
+            state = (ledger.version, reservation.extra if reservation is not None else -1, self.blocked)
+            if state != seen:  # only an admission, a reclaim or the line being held changes them
+                seen = state
+                may_preempt = self._may_preempt()
+                closed = self.blocked or self._backfill_closed(smallest, shortest)
+                if not may_preempt and (closed or ledger.best_avail() < smallest):
+                    break
             if not (self.held_line or ledger.capacity - ledger.used < smallest):
                 decide(job)  # until the line is held, every job may start or hold it
                 continue
@@ -146,7 +153,6 @@ class FlavourWalk:
             room = ledger.capacity - ledger.used - ledger.protect_total + ledger.protect.get(org, 0)
             usage = ledger.org_used.get(org, 0)
             upcoming = ledger.upcoming_hold(org, usage + gpus, end, lead) if ledger.upcoming else 0
-            reservation = self.reservation
             if gpus <= room - upcoming and not (
                 self.blocked
                 or (reservation is not None and end > reservation.shadow and gpus > reservation.extra)
@@ -318,9 +324,13 @@ class FlavourWalk:
         if not self.config.backfill or self.fifo:
             self.blocked = True
             return
-        releases = ((end, gpus) for end, _, gpus in self.alive_ends())
+        name, running = self.flavour.name, self.running
+        excluded: Container[str] = self.taken
+        if running.stopping(name):  # their devices are counted in stopping_free already
+            excluded = self.taken | {j.id for j in running.newest_first(name) if j.stopping}
         free += self.ledger.stopping_free
-        self.reservation = reserve(self.now, free, job.gpus, releases, sorted(self.admitted_ends))
+        ends = running.ends(name)
+        self.reservation = reserve(self.now, free, job.gpus, ends, sorted(self.admitted_ends), excluded)
 
     def alive_ends(self) -> Iterator[tuple[float, str, int]]:
         """Running jobs' (end, id, gpus), earliest first, without those stopping or preempted now."""
@@ -351,3 +361,39 @@ class FlavourWalk:
                 possible = any(usage.get(org, 0) < ledger.guarantee(org) for org in queued)
         self.preempt_possible = (ledger.version, possible)
         return possible
+
+
+def settled(
+    flavour: FlavourCapacity,
+    quotas: Mapping[str, OrgQuota],
+    running: RunningIndex,
+    queue: FlavourQueue,
+    bookings: Sequence[BookingWindow],
+    now: float,
+    reclaims: bool,
+) -> bool:
+    """Nothing can start on the flavour and nothing can be preempted for: the state in which a walk
+    without explanations stops before its first job (the flavour is full, and ``_may_preempt`` is
+    false on the initial ledger). Checked before building a ledger, it lets a cycle pass over a full
+    flavour in O(organisations)."""
+    name = flavour.name
+    if flavour.capacity - running.used(name) >= queue.smallest():
+        return False
+    usage, queued = running.org_used(name), queue.demand
+    booked: dict[str, int] = {}
+    for window in bookings:
+        if window.flavour == name and window.starts_at <= now < window.ends_at and window.gpus > 0:
+            booked[window.org] = booked.get(window.org, 0) + window.gpus
+    if any(usage.get(org, 0) < gpus for org, gpus in booked.items() if org in queued):
+        return False
+    if not reclaims:
+        return True
+
+    def guarantee(org: str) -> int:
+        quota = quotas.get(org)
+        return quota.guaranteed if quota is not None else 0
+
+    borrowing = running.stopping(name) > 0 or any(
+        used > guarantee(org) and used > booked.get(org, 0) for org, used in usage.items() if used
+    )
+    return not (borrowing and any(usage.get(org, 0) < guarantee(org) for org in queued))

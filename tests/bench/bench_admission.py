@@ -92,18 +92,35 @@ def _quotas(rng: random.Random, orgs: list[str]) -> list[OrgQuota]:
     return quotas
 
 
+CPU_MS: list[float] = []  # CPU time of each timed cycle, in order (the machine may be shared)
+
+
 def time_cycles(snapshot: ClusterSnapshot, config: AdmissionConfig, repeats: int) -> list[float]:
+    """Wall-clock milliseconds per cycle; CPU milliseconds go to CPU_MS."""
     timings = []
     for _ in range(repeats):
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         plan_cycle(snapshot, config)
         timings.append((time.perf_counter() - start) * 1000)
+        CPU_MS.append((time.process_time() - cpu) * 1000)
     return timings
 
 
 def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
+
+
+def calibration_ms() -> float:
+    """CPU time of a fixed pure-Python loop (best of 5): how fast this machine runs Python right now,
+    so that figures taken on different (or shared) machines can be compared."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(1000):
+            sum(range(1000))
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 2)
 
 
 def main() -> None:
@@ -112,6 +129,7 @@ def main() -> None:
     plan_cycle(snapshot, fair)  # warm-up
     result = plan_cycle(snapshot, fair)
     fair_ms = time_cycles(snapshot, fair, REPEATS)
+    fair_cpu = statistics.median(CPU_MS)
     fifo_ms = time_cycles(snapshot, fifo, REPEATS)
     fast_ms = time_cycles(snapshot, AdmissionConfig(explain=False, eta_horizon_jobs=0), REPEATS)
     p50, p95 = statistics.median(fair_ms), _p95(fair_ms)
@@ -122,12 +140,16 @@ def main() -> None:
     running, quotas, bookings = len(snapshot.running), len(snapshot.quotas), len(snapshot.bookings)
     print(f"          {running} running jobs, {quotas} quotas, {bookings} bookings")
     print(f"fair cycle: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p50 < {TARGET_P50_MS} ms)")
+    print(f"            CPU p50 {fair_cpu:.1f} ms")
     admitted, preempted, waiting = len(result.admit), len(result.preempt), len(result.waiting)
     print(f"            admitted {admitted}, preempted {preempted}, waiting {waiting}, with ETA {with_eta}")
     print(f"fifo cycle: p50 {fifo_p50:.1f} ms; fair / fifo = {p50 / fifo_p50:.2f}")
     print(f"fair without explanations (simulator path): p50 {statistics.median(fast_ms):.1f} ms")
+    calibration = calibration_ms()
+    print(f"calibration: 1000 × sum(range(1000)) takes {calibration} ms of CPU here")
     summary = {
         "bench": "admission",
+        "calibration_ms": calibration,
         "queued": QUEUED,
         "organisations": ORGS,
         "flavours": len(FLAVOURS),
@@ -135,6 +157,7 @@ def main() -> None:
         "running": len(snapshot.running),
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
+        "cpu_p50_ms": round(fair_cpu, 2),
         "fifo_p50_ms": round(fifo_p50, 2),
         "fair_over_fifo": round(p50 / fifo_p50, 2),
         "no_explain_p50_ms": round(statistics.median(fast_ms), 2),

@@ -101,6 +101,18 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def calibration_ms() -> float:
+    """CPU time of a fixed pure-Python loop (best of 5): how fast this machine runs Python right now,
+    so that figures taken on different (or shared) machines can be compared."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(1000):
+            sum(range(1000))
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=None, help="jobs of the generated workload")
@@ -126,11 +138,14 @@ def main() -> None:
     print(
         f"{cpu_rate:,.0f} jobs/s CPU; ours alone {fair_rate:,.0f} jobs/s wall (target {TARGET_JOBS_PER_S:,})"
     )
+    calibration = calibration_ms()
+    print(f"calibration: 1000 × sum(range(1000)) takes {calibration} ms of CPU here")
     fair_ok = all(s["starvation_free"]["fair"] for s in summary.values())  # type: ignore[index]
     print(
         json.dumps(
             {
                 "bench": "sim",
+                "calibration_ms": calibration,
                 "jobs_replayed": replayed,
                 "jobs_per_s": round(rate),
                 "jobs_per_s_cpu": round(cpu_rate),

@@ -191,3 +191,50 @@ def test_a_generated_workload_offers_the_load_asked_for(tmp_path: Path) -> None:
     assert sum(j.gpus for j in booked) == 2 * 4  # the booking tenants fill their windows
     again = build_workload(spec, tmp_path)
     assert again.jobs == generated.jobs
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def _tiny_workload(tmp_path: Path) -> Path:
+    _write_trace(
+        tmp_path / "jobs.csv.gz", [(f"p{i}", f"t{i % 2}", i * 10, 300 + 40 * i, 1 + i % 2) for i in range(30)]
+    )
+    description = tmp_path / "tiny.toml"
+    description.write_text(
+        'name = "tiny"\n[source]\nkind = "trace"\ntrace = "jobs.csv.gz"\n'
+        '[[flavours]]\nname = "gpu"\ncapacity = 4\n[quotas]\nguaranteed_fraction = 0.5\n'
+    )
+    return description
+
+
+def test_sim_command_prints_json(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from aicommons.portal.cli.app import app
+
+    result = CliRunner().invoke(app, ["sim", str(_tiny_workload(tmp_path)), "--json", "--policy", "fifo"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["workload"]["jobs"] == 30
+    assert [r["policy"] for r in summary["results"]] == ["fifo"]
+    assert summary["results"][0]["finished"] == 30
+
+
+def test_sim_command_speaks_chinese_and_refuses_unknown_policies(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aicommons.portal.cli.app import app
+    from aicommons.portal.cli.sim_messages import MESSAGES
+
+    runner = CliRunner()
+    path = str(_tiny_workload(tmp_path))
+    result = runner.invoke(app, ["sim", path], env={"AICOMMONS_LANG": "zh", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "调度策略对比" in result.output and "fair" in result.output and "fifo" in result.output
+    refused = runner.invoke(app, ["sim", path, "--policy", "lottery"], env={"AICOMMONS_LANG": "en"})
+    assert refused.exit_code == 2
+    for key, texts in MESSAGES.items():
+        assert set(texts) == {"en", "zh"}, key
