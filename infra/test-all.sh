@@ -34,6 +34,11 @@ bash infra/typecheck.sh
 step "import-linter (dependency rules of DESIGN.md §4)"
 lint-imports
 
+step "Kubernetes: helm, kubeconform, etcd, kube-apiserver (built once from Go modules); the chart checked"
+bash infra/k8s.sh tools
+bash infra/k8s.sh apiserver up
+bash infra/k8s.sh chart-check
+
 step "pytest: unit, integration, e2e"
 set +e
 python -m pytest tests/unit tests/integration tests/e2e -p no:cacheprovider "$@"

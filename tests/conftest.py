@@ -29,7 +29,7 @@ from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs.models import Membership, Organisation
 from aicommons.portal.server import migrate
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.ray_head"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.ray_head", "tests.fixtures.kube_apiserver"]
 
 PASSWORD = "correct-horse-battery"
 SEED_ORGS = {"acme": "Acme Robotics", "beta": "Beta Vision"}

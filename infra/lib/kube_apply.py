@@ -1,10 +1,11 @@
 """Server-side apply of YAML manifests with the `kubernetes` Python client (no kubectl needed).
 
-    python kube_apply.py KUBECONFIG [--dry-run] [--wait-crds] FILE...
+    python kube_apply.py KUBECONFIG [--dry-run] [--wait-crds] [--namespace=NS] FILE...
 
 --dry-run: the API server validates and admits every object (schema, field validation Strict,
 RBAC and admission) without storing it: the best check of a rendered chart short of a cluster.
 --wait-crds: after applying, wait until every CustomResourceDefinition is Established.
+--namespace=NS: for namespaced objects that name none (as `helm template` renders them); default "default".
 Exit status 1 with one line per refused object.
 """
 
@@ -22,9 +23,13 @@ from kubernetes.client import exceptions
 FIELD_MANAGER = "aicommons-infra"
 
 
-def apply(client: dynamic.DynamicClient, body: dict[str, Any], *, dry_run: bool) -> None:
+def apply(
+    client: dynamic.DynamicClient, body: dict[str, Any], *, dry_run: bool, namespace: str = "default"
+) -> None:
     resource = client.resources.get(api_version=body["apiVersion"], kind=body["kind"])
-    namespace = body["metadata"].get("namespace") or ("default" if resource.namespaced else None)
+    namespace = body["metadata"].get("namespace") or namespace
+    if not resource.namespaced:
+        namespace = None
     if resource.namespaced and not body["metadata"].get("namespace"):
         body = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
     client.server_side_apply(
@@ -56,6 +61,8 @@ def wait_established(client: dynamic.DynamicClient, names: list[str], timeout_s:
 def main(argv: list[str]) -> int:
     kubeconfig, args = argv[1], argv[2:]
     dry_run, wait_crds = "--dry-run" in args, "--wait-crds" in args
+    namespaces = [a.removeprefix("--namespace=") for a in args if a.startswith("--namespace=")]
+    namespace = namespaces[-1] if namespaces else "default"
     files = [Path(a) for a in args if not a.startswith("--")]
     client = dynamic.DynamicClient(config.new_client_from_config(config_file=kubeconfig))
     failures, applied, crds = [], 0, []
@@ -65,7 +72,7 @@ def main(argv: list[str]) -> int:
                 continue
             what = f"{body.get('kind')}/{body.get('metadata', {}).get('name')} ({file.name})"
             try:
-                apply(client, body, dry_run=dry_run)
+                apply(client, body, dry_run=dry_run, namespace=namespace)
                 applied += 1
                 if body["kind"] == "CustomResourceDefinition":
                     crds.append(body["metadata"]["name"])

@@ -162,7 +162,8 @@ class KubeRayLauncher:
     def logs(self, job_id: str) -> str:
         pod, ns = self._submitter_pod(job_id, "launcher.logs_failed")
         try:
-            return str(self.core.read_namespaced_pod_log(pod, ns))
+            # A pod that has not started yet has no log: the client answers None.
+            return str(self.core.read_namespaced_pod_log(pod, ns) or "")
         except Exception as exc:
             raise self._failed("launcher.logs_failed", job_id, exc) from exc
 
