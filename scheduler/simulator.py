@@ -41,7 +41,7 @@ _FAST = AdmissionConfig(explain=False, eta_horizon_jobs=0)
 POLICIES: dict[str, AdmissionConfig] = {
     "fair": _FAST,
     "fifo": replace(_FAST, policy="fifo"),
-    "fair-no-backfill": replace(_FAST, backfill=False),
+    "fair-strict": replace(_FAST, backfill=False),  # fair order only: no backfill, hence no reclaim
     "fair-no-reclaim": replace(_FAST, reclaim=False),
 }
 ATTAINMENT_TARGET = 0.95  # a tenant short of its guarantee gets at least this much of what it asked for

@@ -105,7 +105,7 @@ class AdmissionConfig:
     # Balance needed to admit: the job's whole time limit, or at least this many GPU-seconds if set.
     min_balance_s: float | None = None
     backfill: bool = True
-    reclaim: bool = True
+    reclaim: bool = True  # used only with backfill (strict order keeps no lock for owners; walk.py)
     # How long before a booking window starts other organisations' jobs must be able to end by it.
     booking_drain_lead_s: float = 0.0
     # ETA ranges are computed for at most this many queued jobs per flavour (the rest: position only).

@@ -81,9 +81,11 @@ class FlavourWalk:
             snapshot.bookings or (),
             snapshot.now,
             config.default_borrow_limit,
-            {} if fifo else self._demand(quotas),  # FIFO: no reclaim, so no lock for queued owners
+            self._demand(quotas) if config.backfill and not fifo else {},  # see _demand
         )
-        self.reclaims = config.reclaim and not fifo
+        # Reclaim needs the owners' lock, and the lock needs backfill (see _demand): without them a
+        # borrower could take back what a reclaim has just freed, and preemption would go round.
+        self.reclaims = config.reclaim and config.backfill and not fifo
         self.held_line = False  # the first job blocked by capacity has been found
         self.blocked = False  # no backfill: that job holds the rest
         self.reservation: Reservation | None = None  # backfill: its shadow time (None: it has none)
@@ -99,7 +101,10 @@ class FlavourWalk:
 
     def _demand(self, quotas: Mapping[str, OrgQuota]) -> Mapping[str, int]:
         """Queued GPUs per organisation, for the ledger's guarantee lock. An organisation whose next
-        job its balance cannot pay for asks for nothing: its guarantee is not held idle for it."""
+        job its balance cannot pay for asks for nothing: its guarantee is not held idle for it.
+
+        Only with backfill: in strict order (FIFO, or no backfill) a borrower's job held back by an
+        owner's lock would hold back, in turn, the owner's jobs behind it, for good."""
         demand = self.queue.demand
         if self.balances is None:
             return demand

@@ -343,6 +343,7 @@ def test_fifo_never_reclaims() -> None:
     s = snap(8, [q("a1", gpus=3)], _borrowed(), quotas=[quota("a", 6)])
     assert plan(s, policy="fifo").preempt == []
     assert plan(s, reclaim=False).preempt == []
+    assert plan(s, backfill=False).preempt == []  # strict order keeps no lock for owners: no reclaim
 
 
 def test_a_reclaiming_job_counts_on_devices_already_stopping() -> None:
