@@ -78,6 +78,8 @@ def _running(job: Job, names: dict[str, str], now: datetime) -> RunningJob:
         started_at=epoch(started),
         time_limit_s=float(job.time_limit_s),
         preemptible=job.preemptible,
+        # asked to stop already: the policy does not preempt more jobs for the same need
+        stopping=job.stop_requested is not None,
     )
 
 
