@@ -169,8 +169,8 @@ class SearchPage:
 
 _Ts = TypeVarTuple("_Ts")
 # Above this many matches, relevance is "more query terms in the title first, then newest": ranking
-# every match would unpack every match's tsvector (PostgreSQL) or score every row (SQLite), and for
-# a word in most descriptions the scores barely differ anyway.
+# every match would unpack every match's tsvector on PostgreSQL, and for a word found in most
+# descriptions the scores barely differ anyway. SQLite follows the same rule, so both order alike.
 RANK_ALL_UP_TO = 500
 # SQLite's full-text index (created by migration 0005). Its rowid is derived from the dataset id,
 # not the table's implicit rowid, which VACUUM and Alembic's table rebuilds are free to renumber.
@@ -204,18 +204,21 @@ def index_for_search(session: Session, ds: Dataset) -> None:
 
 @dataclass
 class _TextQuery:
+    """The dialect's pieces of a full-text query."""
+
     match: ColumnElement[bool]
-    rank: ColumnElement[Any]  # ascending order puts the most relevant first
-    title_hits: ColumnElement[int]
+    title_hits: ColumnElement[int]  # how many terms occur in the title (exactly, as substrings)
     tsquery: ColumnElement[Any] | None = None  # PostgreSQL
+    bm25: ColumnElement[float] | None = None  # SQLite; lower is more relevant
 
     def rank_of(self, alias_name: str) -> ColumnElement[Any]:
-        """The PostgreSQL rank of the row of `datasets` aliased as `alias_name`."""
+        """PostgreSQL: the rank of the `datasets` row aliased as `alias_name`; lower is more relevant."""
         return -func.ts_rank_cd(literal_column(f"{alias_name}.search_vector"), self.tsquery)
 
 
 def _text_query(dialect: str, terms: list[Term]) -> _TextQuery:
-    padded = " " + Dataset.search_title + " "
+    title = Dataset.search_title if dialect == "postgresql" else _FTS.c.title
+    padded = " " + title + " "
     hits = [case((padded.like(p), 1), else_=0) for p in search_tokens.title_patterns(terms)]
     title_hits: ColumnElement[int] = hits[0]
     for hit in hits[1:]:
@@ -225,9 +228,9 @@ def _text_query(dialect: str, terms: list[Term]) -> _TextQuery:
             literal_column("'simple'::regconfig"), bindparam("tsq", search_tokens.tsquery(terms))
         )
         vector: ColumnElement[Any] = literal_column("datasets.search_vector")
-        return _TextQuery(vector.bool_op("@@")(query), -func.ts_rank_cd(vector, query), title_hits, query)
+        return _TextQuery(vector.bool_op("@@")(query), title_hits, tsquery=query)
     match = literal_column("datasets_fts").bool_op("MATCH")(bindparam("fts", search_tokens.fts5_match(terms)))
-    return _TextQuery(match, func.bm25(literal_column("datasets_fts"), *_BM25_WEIGHTS), title_hits)
+    return _TextQuery(match, title_hits, bm25=func.bm25(literal_column("datasets_fts"), *_BM25_WEIGHTS))
 
 
 def _matching(query: Select[*_Ts], dialect: str, text_query: _TextQuery | None) -> Select[*_Ts]:
@@ -248,94 +251,79 @@ def search(
     facets: Sequence[str] = tuple(FACETS),
 ) -> SearchPage:
     """Visible datasets matching every term and filter, most relevant first, and facet counts over all
-    of them. `principal` is (is administrator, organisation ids)."""
+    of them. `principal` is (is administrator, organisation ids).
+
+    One statement reads the matches once and returns the total, the facet counts and the page's ids;
+    a second fetches the page's rows by primary key.
+    """
     dialect = _dialect(session)
-    where = and_(visibility_clause(*principal), *(FACETS[name] == value for name, value in filters.items()))
     text_query = _text_query(dialect, terms) if terms else None
+    where = and_(visibility_clause(*principal), *_filter_conditions(filters, dialect, text_query is not None))
     wanted = [name for name in facets if name in FACETS]
-    if dialect == "postgresql":
-        with _gin_driven(session, text_query is not None):
-            total, counts, ids = _postgres_page(session, text_query, where, wanted, limit, offset)
-        found = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-        return SearchPage(total, [found[i] for i in ids if i in found], counts)
-    total, counts = _sqlite_facets(session, text_query, where, wanted)
-    order: list[Any] = []
-    if text_query is not None:
-        order = [text_query.title_hits.desc()]
-        if total <= RANK_ALL_UP_TO:
-            order.append(text_query.rank)
-    items = session.scalars(
-        _matching(select(Dataset), dialect, text_query)
-        .where(where)
-        .order_by(*order, Dataset.updated_at.desc(), Dataset.slug)
-        .limit(limit)
-        .offset(offset)
-    )
-    return SearchPage(total, list(items), counts)
-
-
-def _by_count(counts: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
-    return {name: sorted(rows, key=lambda row: (-row[1], row[0])) for name, rows in counts.items()}
-
-
-def _postgres_page(
-    session: Session,
-    text_query: _TextQuery | None,
-    where: ColumnElement[bool],
-    wanted: list[str],
-    limit: int,
-    offset: int,
-) -> tuple[int, dict[str, list[tuple[str, int]]], list[str]]:
-    """Total, facet counts and the ids of the page, in the page's order, from one statement."""
+    statement = _page_statement(dialect, text_query, where, wanted, limit, offset)
+    with _gin_driven(session, dialect == "postgresql" and text_query is not None):
+        rows = session.execute(statement).all()
     total = 0
     counts: dict[str, list[tuple[str, int]]] = {name: [] for name in wanted}
     positions: list[tuple[int, str]] = []
-    for facet, value, n in session.execute(_postgres_statement(text_query, where, wanted, limit, offset)):
+    for facet, value, n in rows:
         if facet == "#":
             positions.append((int(n), str(value)))
         elif facet:
             counts[facet].append((str(value), int(n)))
         else:
             total = int(n)
-    return total, _by_count(counts), [dataset_id for _, dataset_id in sorted(positions)]
+    ids = [dataset_id for _, dataset_id in sorted(positions)]
+    found = {d.id: d for d in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))} if ids else {}
+    facet_counts = {name: sorted(rows, key=lambda row: (-row[1], row[0])) for name, rows in counts.items()}
+    return SearchPage(total, [found[i] for i in ids if i in found], facet_counts)
 
 
-def _postgres_statement(
-    text_query: _TextQuery | None, where: ColumnElement[bool], wanted: list[str], limit: int, offset: int
+def _filter_conditions(filters: dict[str, str], dialect: str, text_search: bool) -> list[ColumnElement[bool]]:
+    """Facet filters; in PostgreSQL text searches as `column || '' = value`, which no index serves:
+    driven by a facet's index, PostgreSQL would unpack the tsvector of every row with that value."""
+    if dialect == "postgresql" and text_search:
+        return [FACETS[name] + "" == value for name, value in filters.items()]
+    return [FACETS[name] == value for name, value in filters.items()]
+
+
+def _page_statement(
+    dialect: str,
+    text_query: _TextQuery | None,
+    where: ColumnElement[bool],
+    wanted: list[str],
+    limit: int,
+    offset: int,
 ) -> Any:
-    """Rows (facet name, value, count), ("", NULL, total) and ("#", id, position on the page).
+    """Rows ("", NULL, total), (facet, value, count) and ("#", id, position on the page).
 
-    The matches are read once and materialised narrow (id, facets, ordering keys), grouped by
-    GROUPING SETS in one hashed pass, and sorted for the page. The rank (ts_rank_cd, which unpacks
-    each tsvector) is computed only when there are at most RANK_ALL_UP_TO matches.
+    The matches are materialised once, narrow: id, facet values, ordering keys. The rank is used
+    only when there are at most RANK_ALL_UP_TO matches; on PostgreSQL it is only computed then.
     """
     columns: list[Any] = [Dataset.id, Dataset.updated_at, Dataset.slug]
     columns += [FACETS[name].label(f"f_{name}") for name in wanted]
     if text_query is not None:
         columns.append(text_query.title_hits.label("hits"))
+        if text_query.bm25 is not None:
+            columns.append(text_query.bm25.label("bm25"))
     matched = (
-        _matching(select(*columns), "postgresql", text_query)
+        _matching(select(*columns), dialect, text_query)
         .where(where)
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    grouped = [matched.c[f"f_{name}"] for name in wanted]
-    label = case(
-        *[(func.grouping(c) == 0, literal(name)) for name, c in zip(wanted, grouped, strict=True)],
-        else_=literal(""),
-    )
-    facet_rows = (
-        select(label, func.coalesce(*grouped) if grouped else null(), func.count())
-        .select_from(matched)
-        .group_by(func.grouping_sets(*[tuple_(c) for c in grouped], tuple_()))
-    )
     order: list[Any] = []
     if text_query is not None:
         total = select(func.count()).select_from(matched).scalar_subquery()
-        ranked = aliased(Dataset, name="ranked")
-        score = select(text_query.rank_of("ranked")).where(ranked.id == matched.c.id).scalar_subquery()
-        rank = case((total <= RANK_ALL_UP_TO, score), else_=null())
-        order = [matched.c.hits.desc(), rank.asc().nulls_last()]
+        if text_query.bm25 is not None:
+            score: Any = matched.c.bm25
+        else:
+            ranked = aliased(Dataset, name="ranked")
+            score = select(text_query.rank_of("ranked")).where(ranked.id == matched.c.id).scalar_subquery()
+        order = [
+            matched.c.hits.desc(),
+            case((total <= RANK_ALL_UP_TO, score), else_=null()).asc().nulls_last(),
+        ]
     page = (
         select(matched.c.id)
         .order_by(*order, matched.c.updated_at.desc(), matched.c.slug)
@@ -344,12 +332,33 @@ def _postgres_statement(
         .subquery("page")
     )
     # row_number() over the page as it comes: its position, whatever order the union returns rows in.
-    return union_all(facet_rows, select(literal("#"), page.c.id, func.row_number().over()))
+    numbered = select(literal("#"), page.c.id, func.row_number().over())
+    return union_all(*_facet_selects(dialect, matched, wanted), numbered)
+
+
+def _facet_selects(dialect: str, matched: Any, wanted: list[str]) -> list[Any]:
+    """PostgreSQL: one GROUP BY GROUPING SETS, hashed in a single pass over the matches. SQLite has
+    no grouping sets: one GROUP BY per facet over the materialised matches."""
+    grouped = [matched.c[f"f_{name}"] for name in wanted]
+    if dialect != "postgresql":
+        total = select(literal(""), null(), func.count()).select_from(matched)
+        return [total] + [
+            select(literal(n), c, func.count()).group_by(c) for n, c in zip(wanted, grouped, strict=True)
+        ]
+    label = case(
+        *[(func.grouping(c) == 0, literal(name)) for name, c in zip(wanted, grouped, strict=True)],
+        else_=literal(""),
+    )
+    return [
+        select(label, func.coalesce(*grouped) if grouped else null(), func.count())
+        .select_from(matched)
+        .group_by(func.grouping_sets(*[tuple_(c) for c in grouped], tuple_()))
+    ]
 
 
 @contextmanager
 def _gin_driven(session: Session, active: bool) -> Iterator[None]:
-    """Text searches on PostgreSQL without sequential scans, for this transaction's statements here.
+    """Text searches on PostgreSQL without sequential scans, for the statement run inside.
 
     The planner does not count the cost of unpacking each row's out-of-line tsvector, so for a very
     common word it picks a scan that does exactly that for every row, many times slower than the GIN
@@ -366,29 +375,3 @@ def _gin_driven(session: Session, active: bool) -> Iterator[None]:
         yield
     finally:
         session.execute(text("SELECT set_config('enable_seqscan', :value, true)"), {"value": previous})
-
-
-def _sqlite_facets(
-    session: Session, text_query: _TextQuery | None, where: ColumnElement[bool], wanted: list[str]
-) -> tuple[int, dict[str, list[tuple[str, int]]]]:
-    """SQLite: the total and each wanted facet's counts. It has no grouping sets: the matches are
-    materialised once and grouped once per facet, in one statement."""
-    columns = [FACETS[name].label(f"f_{name}") for name in wanted]
-    matched = (
-        _matching(select(Dataset.id, *columns), "sqlite", text_query)
-        .where(where)
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
-    )
-    parts = [select(literal(""), null(), func.count()).select_from(matched)]
-    for name in wanted:
-        column_ = matched.c[f"f_{name}"]
-        parts.append(select(literal(name), column_, func.count()).group_by(column_))
-    total = 0
-    counts: dict[str, list[tuple[str, int]]] = {name: [] for name in wanted}
-    for facet, value, n in session.execute(union_all(*parts)):
-        if facet:
-            counts[facet].append((str(value), int(n)))
-        else:
-            total = int(n)
-    return total, _by_count(counts)

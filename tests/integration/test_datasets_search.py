@@ -6,15 +6,22 @@ relevance (titles first) and hostile query text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from aicommons.datasets import service
-from aicommons.portal.core.db import transaction
+from aicommons.portal.core.db import make_engine, transaction
+from aicommons.portal.core.principal import Principal
+from aicommons.portal.server import migrate
 from tests.conftest import Portal
 from tests.integration.test_datasets_api import CSV_CLEAN, dataset_body, upload_version
 
@@ -197,3 +204,53 @@ def test_search_restores_the_planner_setting_it_changes(portal: Portal) -> None:
         session.execute(text("SET LOCAL enable_seqscan = off"))
         service.search(session, carol, "traffic", {})
         assert session.scalar(text("SHOW enable_seqscan")) == "off"
+
+
+EXISTING_ROW = """INSERT INTO datasets (id, org_id, slug, title_en, title_zh, description_en, description_zh,
+ domain, modality, task, label_format, label_schema, licence_id, level, keywords, provenance, contact,
+ search_text, has_published, created_at, updated_at) VALUES ('d-1', 'o-1', 'city-traffic',
+ 'Urban traffic flow', '城市交通流量', 'Loop counts', '线圈计数', 'transport', 'text', 'ner', 'csv',
+ '{}', 'MIT', 'L1', '["GPS"]', '', '', '', true, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migration.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    name = os.environ.get("AICOMMONS_TEST_DB", "aicommons_test") + "_migration"
+    admin = make_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migration_indexes_existing_datasets_and_downgrades(empty_database: str) -> None:
+    migrate.upgrade(empty_database, "0003")
+    engine = make_engine(empty_database)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(EXISTING_ROW))
+        migrate.upgrade(empty_database)
+        root = Principal(user_id="root", username="root", is_admin=True)
+        with Session(engine) as session:
+            for q in ("交通流", "traffic", "GPS", "线圈", "交通运输"):  # the last: the domain's Chinese name
+                assert [d.slug for d in service.search(session, root, q, {}).items] == ["city-traffic"], q
+        command.downgrade(migrate.alembic_config(empty_database), "0005-1")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("datasets")}
+            assert not {"search_title", "search_body", "search_vector"} & columns
+            assert not inspect(conn).has_table("datasets_fts")
+            assert conn.scalar(text("SELECT slug FROM datasets")) == "city-traffic"
+        migrate.upgrade(empty_database)
+        with Session(engine) as session:
+            assert service.search(session, root, "城市", {}).total == 1
+    finally:
+        engine.dispose()
