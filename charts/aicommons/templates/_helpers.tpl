@@ -108,3 +108,13 @@ securityContext:
   readOnlyRootFilesystem: true
   capabilities: {drop: [ALL]}
 {{- end -}}
+
+{{/* The data directory: job working-directory archives are written by the portal and read by the
+     scheduler's launcher, so both must mount the same ReadWriteMany claim. */}}
+{{- define "aicommons.dataVolume" -}}
+{{- if .Values.dataVolume.existingClaim -}}
+- {name: data, persistentVolumeClaim: {claimName: {{ .Values.dataVolume.existingClaim }}}}
+{{- else -}}
+- {name: data, emptyDir: {}}
+{{- end -}}
+{{- end -}}
