@@ -17,6 +17,7 @@ from aicommons.scheduler import metering
 from aicommons.scheduler import repository as quota_repository
 from aicommons.scheduler.jobs import archives, repository, service
 from aicommons.scheduler.jobs.models import Job
+from aicommons.scheduler.jobs.reconciler import run_id
 from aicommons.scheduler.jobs.schemas import ArchiveOut, JobCreate, JobEventOut, JobList, JobOut, WaitOut
 from aicommons.scheduler.launchers.base import Launcher, LauncherError
 from aicommons.scheduler.schemas import SLUG_PATTERN, UsageOut
@@ -168,9 +169,11 @@ def job_logs(
         return PlainTextResponse("")
     launcher = get_launcher(request)
     if follow:
-        return StreamingResponse(_follow(launcher, job_id), media_type="text/plain; charset=utf-8")
+        return StreamingResponse(
+            _follow(launcher, run_id(job, launcher)), media_type="text/plain; charset=utf-8"
+        )
     try:
-        return PlainTextResponse(launcher.logs(job_id))
+        return PlainTextResponse(launcher.logs(run_id(job, launcher)))
     except LauncherError as exc:
         raise Unavailable("job.logs_unavailable", detail=str(exc)[:300]) from exc
 

@@ -39,6 +39,7 @@ from aicommons.scheduler import allocations, flavours
 from aicommons.scheduler import repository as quota_repository
 from aicommons.scheduler.jobs import archives, repository, service
 from aicommons.scheduler.jobs.models import Job
+from aicommons.scheduler.jobs.reconciler import run_id
 from aicommons.scheduler.jobs.schemas import JobCreate, JobOut
 from aicommons.scheduler.jobs.states import HOLDING, TERMINAL, JobState
 from aicommons.scheduler.launchers.base import LauncherError
@@ -365,7 +366,8 @@ def _logs(page: Page, job: Job) -> dict[str, Any]:
     if job.admitted_at is None and job.started_at is None:
         return {**context, "note": page.t("web.jobs.logs.not_started")}
     try:
-        text = get_launcher(page.request).logs(job.id)
+        launcher = get_launcher(page.request)
+        text = launcher.logs(run_id(job, launcher))
     except LauncherError as exc:
         detail = translate(exc.code, page.lang, exc.params, str(exc))
         return {**context, "note": page.t("web.jobs.logs.unavailable", detail=detail)}

@@ -25,7 +25,7 @@ from aicommons.portal.core.ids import new_secret
 from aicommons.portal.core.settings import Settings
 from aicommons.portal.core.time import utcnow
 
-from ..launchers.base import Launcher, LauncherError, LaunchPhase, LaunchSpec, LaunchStatus
+from ..launchers.base import CAP_RESUMES_BY_ID, Launcher, LauncherError, LaunchPhase, LaunchSpec, LaunchStatus
 from ..policy import Outcome, plan_cycle
 from ..policy.cluster import AdmissionConfig, CycleResult, Wait
 from . import archives, repository, snapshot, usage
@@ -163,9 +163,9 @@ class Reconciler:
             self._write(session, job.id, lambda j: setattr(j, "stop_requested", "timeout"))
             job.stop_requested = "timeout"
         if job.stop_requested and job.stop_sent_at is None:
-            self.launcher.stop(job.id, self.settings.jobs_stop_grace_s)
+            self.launcher.stop(run_id(job, self.launcher), self.settings.jobs_stop_grace_s)
             self._write(session, job.id, lambda j: setattr(j, "stop_sent_at", now))
-        status = self.launcher.status(job.id)
+        status = self.launcher.status(run_id(job, self.launcher))
         if status.phase is LaunchPhase.PENDING:
             return True
         if status.phase is LaunchPhase.RUNNING:
@@ -223,7 +223,7 @@ class Reconciler:
         workdir = archives.archive_path(self.settings, job.workdir_sha256) if job.workdir_sha256 else None
         names = {f.id: f.name for f in repository.flavours(session)}
         return LaunchSpec(
-            job_id=job.id,
+            job_id=run_id(job, self.launcher),
             entrypoint=job.entrypoint,
             working_dir=workdir,
             pip=tuple(job.pip or ()),
@@ -269,6 +269,14 @@ class Reconciler:
             renewed = repository.renew_leases(session, self.token, held, until)
             session.commit()
         return renewed
+
+
+def run_id(job: Job, launcher: Launcher) -> str:
+    """The backend's id for the job's current run: the job id, suffixed from the second attempt on
+    where the backend keeps a stopped run under its id (Ray refuses to reuse a submission id)."""
+    if job.attempt == 0 or CAP_RESUMES_BY_ID in launcher.capabilities:
+        return job.id
+    return f"{job.id}-r{job.attempt}"
 
 
 def _explain(job: Job, wait: Wait) -> None:

@@ -27,6 +27,7 @@ CAP_LOGS = "logs"  # logs() returns what the job printed so far
 CAP_FOLLOW_LOGS = "follow_logs"  # follow_logs() streams until the job ends
 CAP_GRACEFUL_STOP = "graceful_stop"  # stop() sends SIGTERM first and kills only after the grace
 CAP_RESOURCE_FLAVOURS = "resource_flavours"  # flavours are reserved on the backend, not just counted
+CAP_RESUMES_BY_ID = "resumes_by_id"  # submitting a stopped job's id again resumes it as a new run
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from .base import (
     CAP_GRACEFUL_STOP,
     CAP_LOGS,
     CAP_RESOURCE_FLAVOURS,
+    CAP_RESUMES_BY_ID,
     LauncherError,
     LaunchPhase,
     LaunchSpec,
@@ -53,7 +54,9 @@ STRICT = "Strict"
 
 class KubeRayLauncher:
     name = "kuberay"
-    capabilities = frozenset({CAP_LOGS, CAP_FOLLOW_LOGS, CAP_GRACEFUL_STOP, CAP_RESOURCE_FLAVOURS})
+    capabilities = frozenset(
+        {CAP_LOGS, CAP_FOLLOW_LOGS, CAP_GRACEFUL_STOP, CAP_RESOURCE_FLAVOURS, CAP_RESUMES_BY_ID}
+    )
 
     def __init__(
         self,

@@ -205,9 +205,18 @@ def test_guarantee_is_reclaimed_by_preempting_the_borrower(
     # the borrower waits now, and says why
     why = jobs_api.why(carol, borrower.id)
     assert why.reason in {"quota_full", "waiting_for_capacity", "behind_jobs"} and why.message
-    for client, job_id in ((alice, owner.id), (carol, borrower.id)):
-        jobs_api.cancel(client, job_id)
-        wait_for(client, job_id, {"CANCELLED"}, timeout=60)
+    # once the owner is done, the borrower runs again: a second run under a new backend id
+    jobs_api.cancel(alice, owner.id)
+    wait_for(alice, owner.id, {"CANCELLED"}, timeout=60)
+    rerun = wait_for(carol, borrower.id, {"RUNNING"}, timeout=120)
+    assert rerun.attempt == 1
+    deadline = time.monotonic() + 30
+    while (markers / borrower.id).read_text() != "0\n1\n" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert (markers / borrower.id).read_text() == "0\n1\n"
+    assert "started" in jobs_api.logs(carol, borrower.id)
+    jobs_api.cancel(carol, borrower.id)
+    wait_for(carol, borrower.id, {"CANCELLED"}, timeout=60)
 
 
 def test_cli_submits_follows_logs_and_explains(stack: tuple[ServedPortal, Any], tmp_path: Path) -> None:
