@@ -253,7 +253,7 @@ def _access(page: Page, session: Session, ds: Dataset) -> dict[str, Any]:
         ]
         access["grants"] = rows
         # Organisations with a pending or active grant need no second request (the service refuses it).
-        covered = {g.org_id for g, row in zip(own, rows, strict=True) if row["grant"].state in OPEN_GRANTS}
+        covered = {g.org_id for g in own if grants.grant_out(g).state in OPEN_GRANTS}
         access["orgs"] = [
             m for m in memberships(session, principal) if m.org_id != ds.org_id and m.org_id not in covered
         ]
