@@ -156,6 +156,8 @@ def nav_items(page: Page) -> list[dict[str, str]]:
             {"href": "/admin/orgs", "label": page.t("web.nav.orgs")},
             {"href": "/admin/allocations", "label": page.t("web.nav.allocations")},
             {"href": "/admin/usage", "label": page.t("web.nav.usage")},
+            {"href": "/admin/flavours", "label": page.t("web.nav.flavours")},
+            {"href": "/admin/quotas", "label": page.t("web.nav.quotas")},
             {"href": "/admin/audit", "label": page.t("web.nav.audit")},
         ]
     return items

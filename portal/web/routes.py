@@ -22,7 +22,7 @@ from aicommons.portal.core.time import utcnow
 from aicommons.portal.orgs import service as orgs_service
 from aicommons.portal.orgs.schemas import MemberAdd
 
-from . import admin, dataset_publish, dataset_stewards, datasets, jobs, models, quota, sso
+from . import admin, admin_capacity, dataset_publish, dataset_stewards, datasets, jobs, models, quota, sso
 from . import session as web_session
 from .rendering import (
     STATIC_DIR,
@@ -51,6 +51,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(admin.router)
     app.include_router(quota.router)
+    app.include_router(admin_capacity.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
     # Fixed dataset paths (/datasets/new, /requests, /usage) before /datasets/{slug}.
