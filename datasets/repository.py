@@ -190,7 +190,6 @@ def index_for_search(session: Session, ds: Dataset) -> None:
     """Bring the SQLite FTS row of a dataset in step with its token columns (PostgreSQL needs nothing)."""
     if _dialect(session) != "sqlite":
         return
-    session.flush()
     session.execute(
         _FTS_UPSERT,
         {

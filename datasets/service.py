@@ -88,6 +88,7 @@ def create(session: Session, principal: Principal, org_id: str, data: DatasetCre
     ds.keywords = sorted({k.strip() for k in data.keywords if k.strip()})
     ds.search_text = _search_text(ds)
     session.add(ds)
+    session.flush()
     _index_for_search(session, ds)
     record(
         session,
