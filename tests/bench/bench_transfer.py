@@ -43,7 +43,7 @@ FILES = 8
 FILE_BYTES = 64 * MiB
 PART_SIZE = 16 * MiB
 WORKERS = 4  # `aicommons datasets push --workers` default
-ROUNDS = 2
+ROUNDS = 3
 TARGET_RATIO = 0.9
 
 
@@ -138,11 +138,7 @@ def _bucket(minio: Minio, name: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        for obj in minio.list_objects(name, recursive=True):
-            minio.remove_object(name, obj.object_name or "")
-        for upload in minio._list_multipart_uploads(name).uploads:
-            minio._abort_multipart_upload(name, upload.object_name, upload.upload_id)
-        minio.remove_bucket(name)
+        _empty_bucket(minio, name)
 
 
 def main() -> None:
@@ -162,17 +158,25 @@ def main() -> None:
             "AICOMMONS_DATASETS_PART_SIZE": str(PART_SIZE),
         }
         baseline_bucket = f"bench-raw-{uuid.uuid4().hex[:10]}"
-        with serve_portal(tmp / "served", extra_env=served_env) as served, _bucket(minio, baseline_bucket):
-            anonymous = AicommonsClient(served.url)
-            token = anonymous.login("admin", served.admin_password).access_token
-            client = AicommonsClient(served.url, token=token, timeout=600)
-            client.create_org(OrgCreate(slug="bench", name="Bench"))
-            flow = PortalFlow(client, files)
-            results = _rounds(flow, minio, baseline_bucket, paths, tmp)
-            client.close()
-            anonymous.close()
+        try:
+            with (
+                serve_portal(tmp / "served", extra_env=served_env) as served,
+                _bucket(minio, baseline_bucket),
+            ):
+                results = _rounds(
+                    _portal_flow(served.url, served.admin_password, files), minio, baseline_bucket, paths, tmp
+                )
+        finally:
             _empty_bucket(minio, served_env["AICOMMONS_S3_BUCKET"])
     _report(results)
+
+
+def _portal_flow(url: str, admin_password: str, files: Path) -> PortalFlow:
+    with AicommonsClient(url) as anonymous:
+        token = anonymous.login("admin", admin_password).access_token
+    client = AicommonsClient(url, token=token, timeout=600)
+    client.create_org(OrgCreate(slug="bench", name="Bench"))
+    return PortalFlow(client, files)
 
 
 def _rounds(flow: PortalFlow, minio: Minio, bucket: str, paths: list[Path], tmp: Path) -> dict[str, Any]:
@@ -212,6 +216,8 @@ def _raw_get(minio: Minio, bucket: str, path: Path, target: Path) -> None:
 def _empty_bucket(minio: Minio, name: str) -> None:
     if not minio.bucket_exists(name):
         return
+    for upload in minio._list_multipart_uploads(name).uploads:
+        minio._abort_multipart_upload(name, upload.object_name, upload.upload_id)
     for obj in minio.list_objects(name, recursive=True):
         minio.remove_object(name, obj.object_name or "")
     minio.remove_bucket(name)
