@@ -47,6 +47,10 @@ register(
             "en": "Logs are not available: {detail}",
             "zh": "暂时无法获取日志：{detail}",
         },
+        "job.reason.pending": {
+            "en": "Queued; the scheduler's next cycle will place it",
+            "zh": "已排队，等待调度器下一轮安排",
+        },
         "job.reason.no_balance": {
             "en": "Not enough GPU-hours: the job needs {needed_hours} and {balance_hours} are left",
             "zh": "GPU 时数不足：作业需要 {needed_hours}，剩余 {balance_hours}",

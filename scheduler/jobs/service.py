@@ -120,11 +120,13 @@ def cancel(session: Session, principal: Principal, job_id: str) -> Job:
 
 
 def wait_of(job: Job, lang: Lang) -> WaitOut | None:
-    if job.state != JobState.QUEUED.value or job.wait_reason is None:
+    if job.state != JobState.QUEUED.value:
         return None
+    # Queued since the last admission cycle ran: the next one will explain it.
+    reason = job.wait_reason or "pending"
     return WaitOut(
-        reason=job.wait_reason,
-        message=translate(f"job.reason.{job.wait_reason}", lang, job.wait_params or {}),
+        reason=reason,
+        message=translate(f"job.reason.{reason}", lang, job.wait_params or {}),
         org_position=job.org_position,
         flavour_position=job.flavour_position,
         eta_earliest=job.eta_earliest,

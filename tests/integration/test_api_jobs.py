@@ -60,7 +60,9 @@ def test_member_submits_and_sees_a_queued_job(client_for: Callable[..., TestClie
     assert carol.get(f"/api/v1/jobs/{job['id']}").status_code == 404
     assert carol.get("/api/v1/jobs").json()["total"] == 0
     assert carol.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 404
-    # not yet explained by a cycle: why answers that it waits for the scheduler only once one ran
+    # not yet explained by a cycle: it waits for the scheduler's next one
+    pending = alice.get(f"/api/v1/jobs/{job['id']}/why").json()
+    assert pending["reason"] == "pending" and pending["message"]
     cancelled = alice.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "CANCELLED"
     assert cancelled.json()["note"] == "Cancelled by alice"

@@ -52,7 +52,20 @@ def stack(ray_head: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         }
         with serve_portal(tmp_path_factory.mktemp("portal"), env) as served:
             _seed(served, ray_head.flavour, ray_head.capacity)
-            yield served, ray_head
+            try:
+                yield served, ray_head
+            finally:
+                stop_leftover_ray_jobs(ray_head.dashboard_url)
+
+
+def stop_leftover_ray_jobs(dashboard_url: str) -> None:
+    """A failed test must not leave jobs holding the shared Ray head's flavour for the next modules."""
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(dashboard_url)
+    for info in client.list_jobs():
+        if info.submission_id and not info.status.is_terminal():
+            client.stop_job(info.submission_id)
 
 
 def _admin(served: ServedPortal) -> httpx.Client:
@@ -258,7 +271,7 @@ def test_cli_submits_follows_logs_and_explains(stack: tuple[ServedPortal, Any], 
     assert why.returncode == 0 and "waits" in why.stdout, why.stdout + why.stderr
     why_zh = served.cli("jobs", "why", queued.id, lang="zh")
     assert "等待原因" in why_zh.stdout
-    listed = served.cli("jobs", "list", "--org", "beta")
+    listed = served.cli("jobs", "list", "--org", "beta", extra_env={"COLUMNS": "200"})
     assert queued.id[:8] in listed.stdout and "QUEUED" in listed.stdout
     for client, job_id in ((alice, holder.id), (_client(served, "carol"), queued.id)):
         jobs_api.cancel(client, job_id)

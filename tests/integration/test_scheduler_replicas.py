@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from aicommons.portal.client import jobs as jobs_api
 from aicommons.portal.core.db import make_engine
 from tests.fixtures.portal_server import ServedPortal, serve_portal
-from tests.integration.test_scheduler_ray import _client, _seed, _submit, _workdir
+from tests.integration.test_scheduler_ray import _client, _seed, _submit, _workdir, stop_leftover_ray_jobs
 
 pytestmark = pytest.mark.slow
 JOBS = 6
@@ -45,7 +45,10 @@ def shared(
         env = {"AICOMMONS_DATABASE_URL": url, "AICOMMONS_RAY_EXTERNAL_DASHBOARD_URL": ray_head.dashboard_url}
         with serve_portal(tmp_path_factory.mktemp("portal"), env) as served:
             _seed(served, ray_head.flavour, ray_head.capacity)
-            yield served, ray_head, url
+            try:
+                yield served, ray_head, url
+            finally:
+                stop_leftover_ray_jobs(ray_head.dashboard_url)
     finally:
         if previous is None:
             os.environ.pop("AICOMMONS_DATABASE_URL", None)
