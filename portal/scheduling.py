@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from aicommons.datasets.credentials import mint_job_credentials
@@ -52,6 +53,12 @@ def job_environment(settings: Settings, store: Callable[[], ObjectStore]) -> Job
 def _ensure_workspace(settings: Settings, slug: str) -> None:
     """Best effort: the job's first MLflow call finds its workspace ready. MLflow being down is no
     reason not to start the job; the job's own MLflow calls will say so."""
+    try:
+        # MLflow's client retries an absent server for minutes; a launch must not wait on that.
+        httpx.get(f"{settings.mlflow_url}/health", timeout=2).raise_for_status()
+    except httpx.HTTPError as exc:
+        log.warning("MLflow at %s not reachable before launch: %s", settings.mlflow_url, exc)
+        return
     try:
         ensure_workspace(settings.mlflow_url, slug)
     except AppError as exc:
