@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from aicommons.portal.core.errors import NotFound, Unavailable
+from aicommons.portal.tracking.mlflow_import import load_mlflow
 
 from . import messages as _messages  # noqa: F401  (registers the catalogue)
 from .schemas import (
@@ -78,6 +79,7 @@ def _workspace(tracking_uri: str, workspace: str, not_found: str) -> Iterator[Ml
     """A client whose calls act in `workspace`; MLflow's errors become coded portal errors."""
     _probe(tracking_uri)
     # Imported here: MLflow takes seconds to import and only these views and the gateway need it.
+    load_mlflow()
     import requests
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient

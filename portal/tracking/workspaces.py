@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from aicommons.portal.core.errors import Unavailable
+from aicommons.portal.tracking.mlflow_import import load_mlflow
 
 _known: set[tuple[str, str]] = set()
 _lock = threading.Lock()
@@ -14,6 +15,7 @@ def ensure_workspace(tracking_uri: str, slug: str, description: str | None = Non
     if (tracking_uri, slug) in _known:
         return
     # Imported here: MLflow takes seconds to import and only the tracking gateway needs it.
+    load_mlflow()
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -37,4 +39,4 @@ def ensure_workspace(tracking_uri: str, slug: str, description: str | None = Non
 def warm_up() -> None:
     """Import MLflow's client ahead of the first request: the import takes seconds, longer than the
     stock client's three-second probe of the gateway on a busy machine."""
-    import mlflow.tracking  # noqa: F401
+    load_mlflow()
