@@ -79,6 +79,11 @@ class DatasetVersion(Base):
     upload_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deprecated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The background step that verifies and validates an upload holds the version by lease.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Files whose stored bytes did not match the manifest: discarded, to be sent again.
+    mismatched_paths: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class VersionFile(Base):
@@ -124,3 +129,18 @@ class LicenceAcceptance(Base):
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetVersionUse(Base):
+    """Lineage: a platform job that was given credentials for a dataset version."""
+
+    __tablename__ = "dataset_version_uses"
+    __table_args__ = (UniqueConstraint("version_id", "job_id", name="uq_dataset_version_uses_version_job"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"))
+    # No foreign key: jobs belong to the scheduler, which this package never imports.
+    job_id: Mapped[str] = mapped_column(String(36), index=True)
+    org_id: Mapped[str] = mapped_column(String(36))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
