@@ -50,6 +50,11 @@ class Validator:
     def finish(self) -> None:
         pass
 
+    def artifacts(self) -> dict[str, tuple[bytes, str]]:
+        """Objects to store beside the version's manifest (name → bytes, content type), such as
+        preview thumbnails; written once the version's files are verified."""
+        return {}
+
     def error(self, message: str) -> None:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(message)
