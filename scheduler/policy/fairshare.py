@@ -31,12 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from heapq import heapify, heappop, heappush, heapreplace
-from operator import itemgetter
 
 from .cluster import OrgQuota, QueuedJob
 from .queue import FlavourQueue
 
-_FIRST_FOUR = itemgetter(0, 1, 2, 3)
 # (key: share, history, queued_at, id; then org, position in its queue, GPUs ahead, weight)
 _Entry = tuple[float, float, float, str, str, int, float, float]
 
@@ -131,12 +129,13 @@ def fair_order(
     """The whole of ``FairMerge``'s order at once, by one sort on the same keys (cheaper when every
     job is needed, as when explaining)."""
     keyed: list[tuple[float, float, float, str, QueuedJob]] = []
+    add = keyed.append
     for org, jobs in queue.by_org.items():
         w = weight.get(org, 1.0)
         history = usage.get(org, 0.0) / w
         ahead = standing(org)
         for _, job in jobs:
-            keyed.append((ahead / w, history, job.queued_at, job.id, job))
+            add((ahead / w, history, job.queued_at, job.id, job))
             ahead += job.gpus or 1e-6
-    keyed.sort(key=_FIRST_FOUR)  # ids are unique, so jobs are never compared
+    keyed.sort()  # ids are unique, so the comparison never reaches the jobs
     return [item[4] for item in keyed]

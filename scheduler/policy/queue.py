@@ -85,15 +85,19 @@ class FlavourQueue:
         if self._sizes is not None:
             self._sizes.add(job)
 
-    def append(self, job: QueuedJob) -> None:
-        """Add without keeping order (building a queue at once); ``sort`` must follow."""
-        self.by_org.setdefault(job.org, []).append(((-job.priority, job.queued_at, job.id), job))
-        self._count(job, 1)
-
-    def sort(self) -> None:
-        for org_jobs in self.by_org.values():
+    @classmethod
+    def of_groups(cls, by_org: dict[str, list[tuple[OrgKey, QueuedJob]]]) -> FlavourQueue:
+        """A queue of each organisation's (key, job) pairs, in any order."""
+        queue = cls()
+        queue.by_org = by_org
+        demand = queue.demand
+        for org, org_jobs in by_org.items():
             org_jobs.sort(key=_KEY)
-        self._fifo = self._sizes = None
+            queue.count += len(org_jobs)
+            gpus = sum(job.gpus for _, job in org_jobs)
+            if gpus:
+                demand[org] = gpus
+        return queue
 
     def remove(self, job: QueuedJob) -> None:
         org_jobs = self.by_org[job.org]
@@ -163,18 +167,31 @@ class QueueIndex(Sequence[QueuedJob]):
         self._build(jobs)
 
     def _build(self, jobs: Iterable[QueuedJob]) -> None:
-        """Group and sort once (inserting one by one would move each list O(n) times)."""
+        """Group and sort once (inserting one by one would move each list O(n) times). A cycle
+        builds this for every queued job, so the loop does no more than group."""
+        if not isinstance(jobs, list | tuple):
+            jobs = list(jobs)  # read twice when there is a duplicate
         known: dict[str, QueuedJob] = {}
+        groups: dict[str, dict[str, list[tuple[OrgKey, QueuedJob]]]] = {}
+        count = 0
         for job in jobs:
-            if job.id in known:
-                raise ValueError(f"job {job.id} is already queued")
             known[job.id] = job
-            queue = self._flavours.get(job.flavour)
-            if queue is None:
-                queue = self._flavours[job.flavour] = FlavourQueue()
-            queue.append(job)
-        for queue in self._flavours.values():
-            queue.sort()
+            count += 1
+            by_org = groups.get(job.flavour)
+            if by_org is None:
+                by_org = groups[job.flavour] = {}
+            org_jobs = by_org.get(job.org)
+            if org_jobs is None:
+                org_jobs = by_org[job.org] = []
+            org_jobs.append(((-job.priority, job.queued_at, job.id), job))
+        if count != len(known):
+            seen: set[str] = set()
+            for job in jobs:
+                if job.id in seen:
+                    raise ValueError(f"job {job.id} is already queued")
+                seen.add(job.id)
+        for name, by_org in groups.items():
+            self._flavours[name] = FlavourQueue.of_groups(by_org)
         self._jobs = known
 
     def add(self, job: QueuedJob) -> None:

@@ -207,10 +207,16 @@ class FlavourWalk:
 
     def _decide(self, job: QueuedJob) -> Verdict | None:
         ledger, org, gpus = self.ledger, job.org, job.gpus
-        if self.balances is not None:
-            short = self._balance_short(job)
-            if short is not None:
-                return short
+        if self.balances is not None:  # inline: this runs for every queued job in every cycle
+            left = self.balance_left.get(org)
+            if left is None:
+                left = self._balance(org)
+            needed = gpus * job.time_limit_s
+            floor = self.config.min_balance_s
+            if floor is not None and floor < needed:
+                needed = floor
+            if left < needed:
+                return self._balance_short(left, needed)
         usage = ledger.org_used.get(org, 0)
         limit, reclaim_up_to = ledger.limits.get(org) or ledger.terms(org)
         if usage + gpus > limit and limit < ledger.capacity:  # else capacity is what stops it
@@ -253,11 +259,8 @@ class FlavourWalk:
         floor = self.config.min_balance_s
         return floor if floor is not None and floor < needed else needed
 
-    def _balance_short(self, job: QueuedJob) -> Verdict | None:
-        left = self._balance(job.org)
-        needed = self._needed(job)
-        if left >= needed:
-            return None
+    @staticmethod
+    def _balance_short(left: float, needed: float) -> Verdict:
         params: Params = {
             "needed_hours": f"{needed / 3600:.1f}",
             "balance_hours": f"{max(0.0, left) / 3600:.1f}",
