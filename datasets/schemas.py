@@ -123,6 +123,8 @@ class VersionOut(BaseModel):
     validation_report: dict[str, Any] | None
     blocked_reasons: list[str]
     override_justification: str | None
+    # Files whose stored bytes did not match the manifest (back in `uploading`): send them again.
+    mismatched_paths: list[str] = Field(default_factory=list)
     created_at: datetime
     published_at: datetime | None
     deprecated_at: datetime | None

@@ -1,14 +1,14 @@
-"""Direct uploads: presigned multipart URLs, resumption, completion verified by size and sha256,
-then validation and the personal-data scan in the same pass over the stored objects.
+"""Direct uploads: presigned multipart URLs, resumption, completion (every part stored, with the
+right sizes), discarding, and the sweep of abandoned uploads.
 
 The portal never carries the bytes of an upload: clients PUT parts straight to the object store.
+Verifying the stored bytes (sha256), the personal-data scan and validation happen afterwards, in
+the background step of `processing`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,10 +22,8 @@ from aicommons.portal.core.time import utcnow
 
 from . import policy, repository, service
 from .models import Dataset, DatasetVersion, VersionFile
-from .scan import ScanReport, StreamScanner, is_text_path
 from .schemas import FileIn, FileUpload, PartUrl, UploadPlan, UploadRequest
 from .storage import ObjectStore, PartInfo, version_prefix
-from .validation import MAX_LABEL_FILE_BYTES, validator_for
 
 MANIFEST_KEY = "_aicommons/manifest.json"
 
@@ -166,19 +164,13 @@ def _expected_part_size(size: int, part_size: int, number: int) -> int:
     return size - part_size * (count - 1)
 
 
-@dataclass
-class Completion:
-    version: DatasetVersion
-    mismatched: list[str] = field(default_factory=list)
-
-
 def complete(
     session: Session, store: ObjectStore, principal: Principal, slug: str, number: int
-) -> Completion:
-    """Assemble every upload, verify sizes and checksums, then validate and scan.
+) -> DatasetVersion:
+    """Assemble every upload whose parts are all stored with the right sizes, and hand the version
+    to the background step (`processing`): `validating` until its bytes are verified and validated.
 
-    Files whose bytes do not match the manifest are discarded and the version stays `uploading`;
-    the caller reports them (4xx) after committing, so that a retry re-uploads only those files.
+    No object is read here: the request answers at once, whatever the size of the version.
     """
     ds, version = service.steward_version(session, principal, slug, number)
     if version.state != "uploading":
@@ -198,9 +190,9 @@ def complete(
         assert parts is not None and row.upload_id is not None
         store.complete_multipart(data_key(ds, version, row.path), row.upload_id, parts)
         row.upload_id = None
-    mismatched = _process(session, store, ds, version, rows)
-    if mismatched:
-        return Completion(version, mismatched)
+    version.state = policy.transition(version.state, "validating")
+    version.mismatched_paths = []
+    version.lease_owner = version.lease_expires_at = None
     record(
         session,
         principal,
@@ -209,10 +201,11 @@ def complete(
             "dataset_version",
             version.id,
             org_id=ds.org_id,
-            data={"slug": ds.slug, "number": number, "state": version.state, "digest": version.digest},
+            data={"slug": ds.slug, "number": number, "files": len(rows)},
         ),
     )
-    return Completion(version)
+    session.flush()
+    return version
 
 
 def _complete_parts(store: ObjectStore, key: str, row: VersionFile) -> list[PartInfo] | None:
@@ -228,64 +221,6 @@ def _complete_parts(store: ObjectStore, key: str, row: VersionFile) -> list[Part
     if any(p.size != _expected_part_size(row.size, row.part_size, p.number) for p in parts):
         return None
     return [by_number[n] for n in range(1, count + 1)]
-
-
-def _process(
-    session: Session, store: ObjectStore, ds: Dataset, version: DatasetVersion, rows: list[VersionFile]
-) -> list[str]:
-    """One pass over every stored object: sha256 and size, the scan, the label files for validation."""
-    version.state = policy.transition(version.state, "validating")
-    report = ScanReport()
-    validator = validator_for(ds.label_format, [r.path for r in rows], ds.label_schema or {})
-    mismatched: list[str] = []
-    for row in rows:
-        key = data_key(ds, version, row.path)
-        digest, size = hashlib.sha256(), 0
-        scanner = StreamScanner(report, row.path) if is_text_path(row.path) else None
-        keep = validator.wants(row.path) and row.size <= MAX_LABEL_FILE_BYTES
-        kept: list[bytes] = []
-        for chunk in store.iter_bytes(key):
-            digest.update(chunk)
-            size += len(chunk)
-            if scanner is not None:
-                scanner.feed(chunk)
-            if keep:
-                kept.append(chunk)
-        if scanner is not None:
-            scanner.close()
-        if size != row.size or digest.hexdigest() != row.sha256:
-            mismatched.append(row.path)
-            store.delete_object(key)
-            row.verified = False
-            continue
-        row.verified = True
-        if keep:
-            validator.add(row.path, b"".join(kept))
-    if mismatched:
-        version.state = "uploading"  # back to the upload: only the discarded files are sent again
-        return mismatched
-    _finish(store, ds, version, rows, report.as_dict(), validator.report())
-    return []
-
-
-def _finish(
-    store: ObjectStore,
-    ds: Dataset,
-    version: DatasetVersion,
-    rows: list[VersionFile],
-    scan: dict[str, object],
-    validation: dict[str, object],
-) -> None:
-    entries = [{"path": r.path, "size": r.size, "sha256": r.sha256} for r in rows]
-    version.digest = policy.manifest_digest(entries)
-    version.scan_report, version.validation_report = scan, validation
-    errors = len(validation.get("errors") or [])  # type: ignore[arg-type]
-    version.blocked_reasons = policy.block_reasons(ds.level, int(scan["total"]), errors)  # type: ignore[call-overload]
-    manifest = {"dataset": ds.slug, "version": version.number, "digest": version.digest, "files": entries}
-    store.put_bytes(
-        manifest_key(ds, version), json.dumps(manifest, ensure_ascii=False).encode(), "application/json"
-    )
-    version.state = policy.transition(version.state, "blocked" if version.blocked_reasons else "ready")
 
 
 def discard(
@@ -317,7 +252,7 @@ def _reset(session: Session, store: ObjectStore, ds: Dataset, version: DatasetVe
     store.delete_prefix(version_prefix(ds.id, version.number))
     version.state, version.file_count, version.total_bytes, version.digest = "draft", 0, 0, None
     version.scan_report = version.validation_report = None
-    version.blocked_reasons = []
+    version.blocked_reasons, version.mismatched_paths = [], []
 
 
 @dataclass(frozen=True)

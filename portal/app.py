@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from aicommons.datasets.storage import ObjectStore, build_store
+from aicommons.datasets.worker import DatasetWorker
 from aicommons.portal import __version__, audit
 from aicommons.portal.api import (
     allocations,
@@ -83,6 +85,23 @@ def _start_scheduler(app: FastAPI, settings: Settings) -> ReconcileLoop | None:
     return loop
 
 
+def _start_datasets_worker(app: FastAPI, settings: Settings) -> DatasetWorker | None:
+    """Uploads are verified and validated in the background, in every replica (leases)."""
+    if not settings.datasets_worker_enabled:
+        return None
+
+    def store() -> ObjectStore:  # the same store the requests use, built on first use
+        if getattr(app.state, "dataset_store", None) is None:
+            app.state.dataset_store = build_store(settings)
+        current: ObjectStore = app.state.dataset_store
+        return current
+
+    worker = DatasetWorker(app.state.sessionmaker, store, settings)
+    app.state.datasets_worker = worker
+    worker.start()
+    return worker
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     import_all_models()
@@ -96,7 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrate.upgrade(settings.database_url_resolved)
         threading.Thread(target=warm_up, name="aicommons-mlflow-import", daemon=True).start()
         loop = _start_scheduler(app, settings)
+        datasets_worker = _start_datasets_worker(app, settings)
         yield
+        if datasets_worker is not None:
+            datasets_worker.stop()
         if loop is not None:
             loop.stop()
         app.state.engine.dispose()

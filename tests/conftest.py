@@ -121,13 +121,15 @@ def postgres_test_url(postgres_url: str) -> Iterator[str]:
 
 def _settings(tmp_path: Path, url: str) -> Settings:
     # Local accounts only: the identity-provider tests configure Keycloak explicitly.
-    # The reconcile loop is driven explicitly by the scheduler tests, not by a background thread.
+    # The reconcile loop is driven explicitly by the scheduler tests, not by a background thread;
+    # so is the datasets worker (tests.fixtures.datasets_processing), should a test run the lifespan.
     return Settings(
         data_dir=tmp_path / "data",
         database_url=url,
         migrate_on_start=False,
         oidc_issuer=None,
         scheduler_enabled=False,
+        datasets_worker_enabled=False,
     )
 
 

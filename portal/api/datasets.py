@@ -34,14 +34,12 @@ from aicommons.datasets.schemas import (
 )
 from aicommons.datasets.storage import ObjectStore, build_store
 from aicommons.portal.core.errors import NotFound
-from aicommons.portal.core.i18n import translate
 from aicommons.portal.core.principal import Principal
 from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs import repository as orgs
 from aicommons.portal.orgs.models import Organisation
 
-from .deps import PrincipalDep, SessionDep, SettingsDep, get_lang
-from .errors import error_body
+from .deps import PrincipalDep, SessionDep, SettingsDep
 
 router = APIRouter(tags=["datasets"])
 
@@ -253,7 +251,11 @@ def discard_upload(
 @router.post(
     "/datasets/{slug}/versions/{number}/complete",
     response_model=VersionOut,
-    responses={**NOT_FOUND, 422: {"description": "Checksum or size mismatch; those files were discarded"}},
+    status_code=202,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "Parts are missing, or the version is not being uploaded"},
+    },
 )
 def complete_upload(
     request: Request,
@@ -262,16 +264,20 @@ def complete_upload(
     store: StoreDep,
     slug: str = Slug,
     number: int = Number,
-) -> Any:
-    done = uploads.complete(session, store, principal, slug, number)
-    if done.mismatched:
-        # Returned, not raised: the discarded files stay committed, so a retry resends only them.
-        paths = ", ".join(done.mismatched[:10])
-        message = translate("dataset.checksum_mismatch", get_lang(request), {"paths": paths})
-        return JSONResponse(
-            error_body("dataset.checksum_mismatch", message, files=done.mismatched), status_code=422
-        )
-    return VersionOut.model_validate(done.version)
+) -> VersionOut:
+    """Every part is stored: assemble the files and verify, scan and validate them in the background.
+
+    Answers 202 with the version in `validating`; poll the version until it leaves that state:
+    `ready` or `blocked`, or back to `uploading` with `mismatched_paths` (files whose bytes did not
+    match the manifest were discarded: plan the upload again and send only those).
+    """
+    version = uploads.complete(session, store, principal, slug, number)
+    out = VersionOut.model_validate(version)
+    session.commit()  # before the nudge, so that the worker's next cycle sees the version
+    worker = getattr(request.app.state, "datasets_worker", None)
+    if worker is not None:
+        worker.nudge()
+    return out
 
 
 @router.post("/datasets/{slug}/versions/{number}/override", response_model=VersionOut, responses=NOT_FOUND)

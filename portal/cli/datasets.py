@@ -10,10 +10,17 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-from aicommons.portal.client.datasets import DatasetsClient, mask_folder
+from aicommons.portal.client.datasets import DatasetsClient, MismatchedFiles, StillValidating, mask_folder
 
 from .datasets_messages import say
 
@@ -91,14 +98,18 @@ def push(
     version: Annotated[int | None, typer.Option(help="resume or replace this unpublished version")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="parallel part uploads")] = 4,
     notes: Annotated[str, typer.Option()] = "",
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="wait for verification and validation · 等待校验结果")
+    ] = True,
 ) -> None:
     """Upload a folder as a version straight to storage; run again to resume · 上传目录，可断点续传."""
-    console, _ = _out()
+    console, err = _out()
     with _ctx() as (client, lang):
         datasets = DatasetsClient(client)
         number = version or datasets.new_version(slug, notes).number
         console.print(say("hashing", lang, folder=folder))
         columns = (
+            SpinnerColumn(),
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -107,15 +118,47 @@ def push(
         )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(say("uploading", lang), total=None)
-            result = datasets.push(
-                slug,
-                number,
-                folder,
-                workers,
-                on_total=lambda total: progress.update(task, total=total),
-                on_progress=lambda n: progress.advance(task, n),
-            )
+            steps: list[Any] = []
+
+            def on_state(state: str, paths: list[str]) -> None:
+                if state == "validating":
+                    progress.update(task, description=say("uploaded", lang))
+                    steps.append(progress.add_task(say("validating", lang), total=None))
+                    return
+                progress.remove_task(steps.pop())
+                progress.console.print(
+                    f"[yellow]{say('resending', lang, count=len(paths), paths=_some(paths))}[/yellow]"
+                )
+                progress.reset(task, description=say("uploading", lang), total=None)
+
+            try:
+                result = datasets.push(
+                    slug,
+                    number,
+                    folder,
+                    workers,
+                    on_total=lambda total: progress.update(task, total=total),
+                    on_progress=lambda n: progress.advance(task, n),
+                    wait=wait,
+                    on_state=on_state,
+                )
+            except MismatchedFiles as failed:
+                message = say("resend_failed", lang, count=len(failed.paths), paths=_some(failed.paths))
+                err.print(f"[red]{message}[/red]")
+                raise typer.Exit(1) from None
+            except StillValidating:
+                err.print(f"[yellow]{say('still_validating', lang, slug=slug, number=number)}[/yellow]")
+                raise typer.Exit(1) from None
+            for step in steps:
+                progress.update(step, total=1, completed=1)
         _print_version(slug, result, lang)
+        if result.state == "validating":
+            console.print(say("validating_later", lang, slug=slug, number=number))
+
+
+def _some(paths: list[str], shown: int = 10) -> str:
+    more = f" (+{len(paths) - shown})" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 def _print_version(slug: str, v: Any, lang: str) -> None:

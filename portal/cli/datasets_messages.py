@@ -7,6 +7,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "version_created": {"en": "Version {number} of {slug} created.", "zh": "已创建 {slug} 的版本 {number}。"},
     "hashing": {"en": "Hashing files in {folder}…", "zh": "正在计算 {folder} 中文件的校验和…"},
     "uploading": {"en": "Uploading", "zh": "上传中"},
+    "uploaded": {"en": "Uploaded", "zh": "已上传"},
+    "validating": {
+        "en": "Verifying checksums, scanning and validating…",
+        "zh": "正在核对校验和、扫描并校验……",
+    },
+    "resending": {
+        "en": "{count} file(s) did not match their checksums after upload and were discarded; "
+        "sending again: {paths}",
+        "zh": "{count} 个文件上传后与校验和不一致，已被丢弃，正在重新发送：{paths}",
+    },
+    "resend_failed": {
+        "en": "{count} file(s) still do not match their checksums after several attempts: {paths}. "
+        "Check that these files are not being changed during the upload, then push again.",
+        "zh": "多次重试后仍有 {count} 个文件与校验和不一致：{paths}。"
+        "请确认上传期间这些文件未被修改，然后重新推送。",
+    },
+    "still_validating": {
+        "en": "{slug} v{number} is still being verified; "
+        "check it later with `aicommons datasets status {slug} {number}`.",
+        "zh": "{slug} v{number} 仍在校验中；稍后可用 `aicommons datasets status {slug} {number}` 查看。",
+    },
+    "validating_later": {
+        "en": "Verification and validation run in the portal; "
+        "follow them with `aicommons datasets status {slug} {number}`.",
+        "zh": "平台正在后台校验；可用 `aicommons datasets status {slug} {number}` 查看进度。",
+    },
     "pushed": {
         "en": "{slug} v{number}: {state} · {files} files · {bytes} bytes · {digest}",
         "zh": "{slug} v{number}：{state} · {files} 个文件 · {bytes} 字节 · {digest}",

@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -37,9 +38,12 @@ from aicommons.datasets.schemas import (
 from .http import AicommonsClient, ApiError, ConnectionFailed
 
 Progress = Callable[[int], None]
+StateHook = Callable[[str, list[str]], None]
 T = TypeVar("T")
 HASH_CHUNK = 4 * 1024 * 1024
 IO_CHUNK = 1024 * 1024
+WAIT_TIMEOUT_S = 6 * 3600.0  # verification reads every byte once: large versions take a while
+RESEND_ATTEMPTS = 3
 
 
 class DatasetsClient:
@@ -79,6 +83,7 @@ class DatasetsClient:
         return self._json("POST", f"/datasets/{slug}/versions/{number}/uploads", UploadPlan, body)
 
     def complete(self, slug: str, number: int) -> VersionOut:
+        """Every part is sent: the portal assembles the files and answers at once (202, `validating`)."""
         return self._json("POST", f"/datasets/{slug}/versions/{number}/complete", VersionOut)
 
     def _action(self, slug: str, number: int, action: str, body: Any = None) -> VersionOut:
@@ -119,6 +124,25 @@ class DatasetsClient:
         path = f"/datasets/{slug}/grants/{grant_id}/{action}"
         return self._json("POST", path, GrantOut, {"reason": reason} if reason else None)
 
+    def wait(
+        self,
+        slug: str,
+        number: int,
+        timeout_s: float = WAIT_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> VersionOut:
+        """Poll the version until the portal's background step has decided it (it leaves
+        `validating`): every half second at first, then less often, for at most `timeout_s`."""
+        deadline, pause = clock() + timeout_s, 0.25
+        while True:
+            version = self.version(slug, number)
+            if version.state != "validating":
+                return version
+            if clock() >= deadline:
+                raise StillValidating(slug, number, timeout_s)
+            time.sleep(pause)
+            pause = min(2.0, pause * 1.5)
+
     def push(
         self,
         slug: str,
@@ -127,9 +151,43 @@ class DatasetsClient:
         workers: int = 4,
         on_total: Progress | None = None,
         on_progress: Progress | None = None,
+        wait: bool = True,
+        on_state: StateHook | None = None,
+        resend_attempts: int = RESEND_ATTEMPTS,
     ) -> VersionOut:
-        """Upload a folder as the version's files; resumes an interrupted push of the same folder."""
+        """Upload a folder as the version's files; resumes an interrupted push of the same folder.
+
+        The portal verifies the stored bytes in the background: with `wait`, the version is polled
+        until it is decided; files it discarded because their bytes did not match are sent again
+        (`resend_attempts` times at most, then `MismatchedFiles` names them). `on_state` hears
+        ("validating", []) when the wait starts and ("resend", paths) before each resend.
+        """
         files = scan_folder(root, workers)
+        for attempt in range(resend_attempts + 1):
+            self._send(slug, number, root, files, workers, on_total, on_progress)
+            version = self.complete(slug, number)
+            if not wait:
+                return version
+            if on_state:
+                on_state("validating", [])
+            version = self.wait(slug, number)
+            if version.state != "uploading" or not version.mismatched_paths:
+                return version
+            if attempt < resend_attempts and on_state:
+                on_state("resend", list(version.mismatched_paths))
+        raise MismatchedFiles(list(version.mismatched_paths))
+
+    def _send(
+        self,
+        slug: str,
+        number: int,
+        root: Path,
+        files: list[FileIn],
+        workers: int,
+        on_total: Progress | None,
+        on_progress: Progress | None,
+    ) -> None:
+        """Plan the upload (the portal answers with the parts still missing) and send those parts."""
         plan = self.plan_upload(slug, number, files)
         by_path = {f.path: f for f in plan.files}
         total = sum(f.size for f in plan.files)
@@ -140,7 +198,32 @@ class DatasetsClient:
         upload_parts(
             root, [(by_path[p.path], part) for p in plan.files for part in p.parts], workers, on_progress
         )
-        return self.complete(slug, number)
+
+
+class StillValidating(ApiError):
+    """The portal had not decided the version when the client stopped waiting."""
+
+    def __init__(self, slug: str, number: int, waited_s: float) -> None:
+        super().__init__(
+            0,
+            "client.still_validating",
+            f"{slug} v{number} is still being verified after {waited_s:.0f} s; "
+            f"check it later with `aicommons datasets status {slug} {number}`",
+        )
+        self.slug, self.number = slug, number
+
+
+class MismatchedFiles(ApiError):
+    """Files whose stored bytes kept differing from the manifest after every resend."""
+
+    def __init__(self, paths: list[str]) -> None:
+        listed = ", ".join(paths[:10]) + (f" (+{len(paths) - 10})" if len(paths) > 10 else "")
+        super().__init__(
+            0,
+            "client.resend_failed",
+            f"the stored bytes of {len(paths)} file(s) still differ from their checksums: {listed}",
+        )
+        self.paths = paths
 
 
 def _remaining(upload: Any) -> int:

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     datasets_job_credential_max_s: int = 12 * 3600
     # an `uploading` version untouched this long is swept back to draft (never below the URL TTL)
     datasets_upload_abandon_after_s: int = 24 * 3600
+    # The background worker that verifies (sha256), scans and validates completed uploads, and
+    # sweeps abandoned ones; it runs in every portal process, replicas share the work by lease.
+    datasets_worker_enabled: bool = True
+    datasets_worker_period_s: float = 2.0  # between cycles when no completed upload nudges it
+    datasets_lease_s: float = 60.0  # a replica's claim on a version; renewed by its heartbeat
+    datasets_sweep_period_s: float = 3600.0  # how often abandoned uploads are swept
 
     # jobs and the scheduler's reconcile loop
     scheduler_enabled: bool = True  # run the loop inside the portal process (the embedded default)

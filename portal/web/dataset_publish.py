@@ -245,6 +245,17 @@ def version_detail(page: SignedInPageDep, session: SessionDep, slug: str, number
     return version_page(page, session, slug, number)
 
 
+@router.get("/datasets/{slug}/versions/{number:int}/processing")
+def version_processing(page: SignedInPageDep, session: SessionDep, slug: str, number: int) -> Response:
+    """The verification card alone, polled every second while the version is `validating`; once
+    decided, htmx reloads the whole page (reports, or the files to send again)."""
+    assert page.principal is not None
+    ds, version = service.steward_version(session, page.principal, slug, number)
+    if version.state != "validating":
+        return Response(status_code=200, headers={"HX-Refresh": "true"})
+    return render(page, "datasets_version_processing.html", ds=ds, version=version)
+
+
 def _json_refusal(page: Page) -> JSONResponse | None:
     if page.principal is None:
         message = translate("auth.required", page.lang, None, "Sign-in required")
@@ -284,21 +295,20 @@ def complete_upload(
         return refusal
     assert page.principal is not None
     try:
-        done = uploads.complete(session, store, page.principal, slug, number)
+        version = uploads.complete(session, store, page.principal, slug, number)
+        state = version.state
+        session.commit()  # before the nudge, so that the worker's next cycle sees the version
     except AppError as error:
         session.rollback()
         return _json_error(page, error)
-    if done.mismatched:
-        # Returned, not raised, like the API: the discarded files stay committed for the retry.
-        message = page.t("dataset.checksum_mismatch", paths=", ".join(done.mismatched[:10]))
-        body = error_body("dataset.checksum_mismatch", message, files=done.mismatched)
-        return JSONResponse(body, status_code=422)
-    state = done.version.state
+    worker = getattr(request.app.state, "datasets_worker", None)
+    if worker is not None:
+        worker.nudge()
     return JSONResponse(
         {
             "state": state,
             "state_label": page.t(f"web.datasets.state.{state}"),
-            # A query, so that following it reloads the page rather than scrolling within it.
+            # The version page shows the verification and refreshes itself until it is decided.
             "next": f"/datasets/{slug}/versions/{number}?step=review#reports-heading",
         }
     )

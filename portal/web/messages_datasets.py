@@ -156,6 +156,8 @@ DATASET_MESSAGES: dict[str, dict[str, str]] = {
     "web.datasets.scan.kind.email": {"en": "E-mail address", "zh": "电子邮箱"},
     "web.datasets.scan.kind.bank_card": {"en": "Bank card number", "zh": "银行卡号"},
     "web.datasets.scan.kind.passport": {"en": "Passport number", "zh": "护照号码"},
+    "web.datasets.scan.kind.name": {"en": "Personal name", "zh": "姓名"},
+    "web.datasets.scan.kind.address": {"en": "Postal address", "zh": "住址"},
     "web.datasets.access.title": {"en": "Access", "zh": "获取数据"},
     "web.datasets.access.owner": {
         "en": "Your organisation publishes this dataset; its jobs may read it.",
@@ -315,6 +317,20 @@ DATASET_MESSAGES: dict[str, dict[str, str]] = {
     "web.datasets.upload.verifying": {
         "en": "Upload finished (100%). Verifying, validating and scanning…",
         "zh": "上传完成（100%），正在校验、检查格式并扫描个人信息……",
+    },
+    "web.datasets.processing.title": {"en": "Verifying and validating…", "zh": "正在校验与验证……"},
+    "web.datasets.processing.body": {
+        "en": "Every file is uploaded. The portal checks each file's size and sha256, scans the text "
+        "for personal data and validates the labels; this page refreshes by itself when it is done.",
+        "zh": "所有文件已上传。平台正在核对每个文件的大小与 sha256、扫描文本中的个人信息并校验标注；"
+        "完成后本页会自动刷新。",
+    },
+    "web.datasets.mismatched.title": {"en": "Files to send again", "zh": "需要重新上传的文件"},
+    "web.datasets.mismatched.intro": {
+        "en": "The stored bytes of these files did not match their size or checksum and were discarded. "
+        "Choose the same files again: only these are sent.",
+        "zh": "以下文件存储的内容与其大小或校验和不一致，已被丢弃。"
+        "请重新选择相同的文件，只会重新发送这些文件。",
     },
     "web.datasets.upload.done": {
         "en": "Upload complete (100%). The version is now {state}.",

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Portal
+from tests.fixtures.datasets_processing import process_completed
 
 API = "/api/v1"
 ID_OK = "11010519491231002X"  # GB 11643 check digit X
@@ -79,9 +80,18 @@ def upload_version(
     plan = api.post(f"{API}/datasets/{slug}/versions/{number}/uploads", json={"files": manifest(files)})
     assert plan.status_code == 200, plan.text
     put_parts(http or api, plan.json(), files)
+    return complete_and_process(api, slug, number)
+
+
+def complete_and_process(api: TestClient, slug: str, number: int) -> dict[str, Any]:
+    """Complete the upload (202, `validating`), run the background step, read the decided version."""
     done = api.post(f"{API}/datasets/{slug}/versions/{number}/complete")
-    assert done.status_code == 200, done.text
-    return dict(done.json())
+    assert done.status_code == 202, done.text
+    assert done.json()["state"] == "validating" and done.json()["mismatched_paths"] == []
+    assert done.json()["id"] in process_completed(api.app)  # type: ignore[arg-type]
+    version = api.get(f"{API}/datasets/{slug}/versions/{number}")
+    assert version.status_code == 200, version.text
+    return dict(version.json())
 
 
 @pytest.mark.as_user("bob")
@@ -142,16 +152,16 @@ def test_resumed_upload_sends_only_missing_files_and_checksums_are_verified(api:
     by_path = {f["path"]: f for f in resumed["files"]}
     assert by_path["a.csv"]["parts"] == [] and by_path["a.csv"]["done_parts"] == [1]
     assert len(by_path["b.csv"]["parts"]) == 1
-    # The second file's bytes differ from its declared checksum.
+    # The second file's bytes differ from its declared checksum: found by the background step.
     put_parts(api, resumed, {**files, "b.csv": b"tampered" + files["b.csv"][8:]})
-    mismatch = api.post(f"{API}/datasets/signals/versions/1/complete")
-    assert mismatch.status_code == 422, mismatch.text
-    assert mismatch.json()["error"]["files"] == ["b.csv"]
+    mismatch = complete_and_process(api, "signals", 1)
+    assert mismatch["state"] == "uploading" and mismatch["mismatched_paths"] == ["b.csv"]
+    assert mismatch["digest"] is None and mismatch["validation_report"] is None
     retry = api.post(f"{API}/datasets/signals/versions/1/uploads", json={"files": manifest(files)}).json()
     assert [f["path"] for f in retry["files"] if f["parts"]] == ["b.csv"]
     put_parts(api, retry, files)
-    done = api.post(f"{API}/datasets/signals/versions/1/complete")
-    assert done.status_code == 200 and done.json()["state"] == "ready"
+    done = complete_and_process(api, "signals", 1)
+    assert done["state"] == "ready" and done["mismatched_paths"] == []
 
 
 @pytest.mark.as_user("bob")
