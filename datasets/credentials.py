@@ -2,6 +2,7 @@
 
 The scheduler calls `mint_job_credentials` when it admits a job that names dataset versions and
 stores the result in the job's spec; job code reads with standard S3 tools, never with our SDK.
+Each mint for a job also records which versions the job used (lineage, `DatasetVersionUse`).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def mint_job_credentials(
     datasets, prefixes = resolve_job_datasets(session, store, org_id, version_ids)
     seconds = max(60, min(duration_s, settings.datasets_job_credential_max_s))
     creds = store.read_credentials(prefixes, timedelta(seconds=seconds))
+    if job_id is not None:
+        _record_lineage(session, job_id, org_id, [d.version_id for d in datasets])
     record(
         session,
         actor,
@@ -99,3 +102,10 @@ def mint_job_credentials(
         expires_at=creds.expires_at,
         datasets=datasets,
     )
+
+
+def _record_lineage(session: Session, job_id: str, org_id: str, version_ids: list[str]) -> None:
+    """Lineage read from the dataset side: the job used these versions. Minting again for the same
+    job (a relaunch after preemption) keeps the first use."""
+    found = repository.versions_by_ids(session, version_ids)
+    repository.record_version_uses(session, job_id, org_id, [(d.id, v.id) for v, d in found], utcnow())

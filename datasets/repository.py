@@ -29,10 +29,21 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from aicommons.portal.core.ids import new_id
+
 from . import search_tokens
-from .models import AccessGrant, Dataset, DatasetDomain, DatasetVersion, LicenceAcceptance, VersionFile
+from .models import (
+    AccessGrant,
+    Dataset,
+    DatasetDomain,
+    DatasetVersion,
+    DatasetVersionUse,
+    LicenceAcceptance,
+    VersionFile,
+)
 from .search_tokens import Term
 
 FACETS = {
@@ -374,3 +385,83 @@ def _gin_driven(session: Session, active: bool) -> Iterator[None]:
         yield
     finally:
         session.execute(text("SELECT set_config('enable_seqscan', :value, true)"), {"value": previous})
+
+
+# --- lineage: jobs that used dataset versions -----------------------------------------------
+
+
+def record_version_uses(
+    session: Session, job_id: str, org_id: str, versions: Sequence[tuple[str, str]], used_at: datetime
+) -> None:
+    """Note that a job read these (dataset id, version id) pairs, once per version and job.
+
+    ON CONFLICT DO NOTHING on the (version, job) key: a relaunch, or two launches racing in separate
+    transactions, neither duplicates a row nor fails (on PostgreSQL the second waits for the first
+    to commit, then skips), and the caller's transaction is never aborted by a unique violation.
+    """
+    rows = [
+        {
+            "id": new_id(),
+            "dataset_id": dataset_id,
+            "version_id": version_id,
+            "job_id": job_id,
+            "org_id": org_id,
+            "used_at": used_at,
+        }
+        for dataset_id, version_id in dict.fromkeys(versions)
+    ]
+    if not rows:
+        return
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    statement = insert(DatasetVersionUse).on_conflict_do_nothing(index_elements=["version_id", "job_id"])
+    session.execute(statement, rows)
+
+
+@dataclass(frozen=True)
+class UseScope:
+    """Which uses a query returns. None in a field: no restriction by it."""
+
+    dataset_id: str | None = None
+    version_id: str | None = None
+    # The organisations that published the datasets (a steward's overview).
+    publisher_org_ids: Sequence[str] | None = None
+    # The organisations whose jobs used them (what a non-steward may see).
+    user_org_ids: Sequence[str] | None = None
+
+
+@dataclass
+class UseRow:
+    use: DatasetVersionUse
+    dataset_slug: str
+    version_number: int
+
+
+def version_uses(session: Session, scope: UseScope, limit: int, offset: int) -> tuple[int, list[UseRow]]:
+    """The total number of uses in scope and one page of them, newest first."""
+    conditions: list[ColumnElement[bool]] = []
+    if scope.dataset_id is not None:
+        conditions.append(DatasetVersionUse.dataset_id == scope.dataset_id)
+    if scope.version_id is not None:
+        conditions.append(DatasetVersionUse.version_id == scope.version_id)
+    if scope.publisher_org_ids is not None:
+        conditions.append(Dataset.org_id.in_(list(scope.publisher_org_ids)))
+    if scope.user_org_ids is not None:
+        conditions.append(DatasetVersionUse.org_id.in_(list(scope.user_org_ids)))
+
+    def joined(query: Select[*_Ts]) -> Select[*_Ts]:
+        return (
+            query.join(DatasetVersion, DatasetVersion.id == DatasetVersionUse.version_id)
+            .join(Dataset, Dataset.id == DatasetVersionUse.dataset_id)
+            .where(*conditions)
+        )
+
+    total = session.scalar(joined(select(func.count()).select_from(DatasetVersionUse))) or 0
+    if total == 0 or offset >= total:
+        return int(total), []
+    page = session.execute(
+        joined(select(DatasetVersionUse, Dataset.slug, DatasetVersion.number))
+        .order_by(DatasetVersionUse.used_at.desc(), DatasetVersionUse.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return int(total), [UseRow(use, slug, number) for use, slug, number in page]

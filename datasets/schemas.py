@@ -249,3 +249,22 @@ class JobCredentials(BaseModel):
     session_token: str | None
     expires_at: datetime
     datasets: list[JobDataset]
+
+
+class DatasetUseOut(BaseModel):
+    """Lineage: a platform job that was given credentials for a dataset version."""
+
+    job_id: str
+    org_id: str = Field(description="the organisation whose job it is")
+    org_slug: str | None = None
+    org_name: str | None = None
+    dataset: str = Field(description="dataset slug")
+    version: int
+    used_at: datetime = Field(description="when the job was first given credentials for the version")
+
+
+class DatasetUsePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[DatasetUseOut]

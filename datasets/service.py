@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,8 @@ from .schemas import (
     DatasetCreate,
     DatasetOut,
     DatasetUpdate,
+    DatasetUseOut,
+    DatasetUsePage,
     DomainIn,
     FacetCount,
     SearchResult,
@@ -278,3 +280,93 @@ def search(
         items=[DatasetOut.model_validate(d) for d in page.items],
         facets={k: [FacetCount(value=v, count=c) for v, c in rows] for k, rows in page.facets.items()},
     )
+
+
+# --- lineage: which jobs used a dataset's versions ------------------------------------------
+
+MAX_USES_PAGE = 200
+# Organisation ids -> (slug, name); supplied by the caller, which may read the organisations.
+OrgNames = Callable[[list[str]], Mapping[str, tuple[str, str]]]
+
+
+def _users_visible(principal: Principal, ds: Dataset) -> list[str] | None:
+    """Whose uses the caller may see: everyone's (None) for administrators and the publisher's
+    stewards; otherwise only their own organisations', so no other tenant's job ids leak."""
+    if principal.is_admin or principal.role_in(ds.org_id) == "steward":
+        return None
+    return list(principal.memberships)
+
+
+def _use_page(
+    session: Session,
+    scope: repository.UseScope,
+    limit: int,
+    offset: int,
+    org_names: OrgNames | None,
+) -> DatasetUsePage:
+    limit, offset = min(max(limit, 1), MAX_USES_PAGE), max(offset, 0)
+    if any(ids is not None and not ids for ids in (scope.user_org_ids, scope.publisher_org_ids)):
+        return DatasetUsePage(total=0, limit=limit, offset=offset, items=[])
+    total, rows = repository.version_uses(session, scope, limit, offset)
+    names = org_names(sorted({r.use.org_id for r in rows})) if org_names and rows else {}
+    items = [
+        DatasetUseOut(
+            job_id=r.use.job_id,
+            org_id=r.use.org_id,
+            org_slug=names[r.use.org_id][0] if r.use.org_id in names else None,
+            org_name=names[r.use.org_id][1] if r.use.org_id in names else None,
+            dataset=r.dataset_slug,
+            version=r.version_number,
+            used_at=r.use.used_at,
+        )
+        for r in rows
+    ]
+    return DatasetUsePage(total=total, limit=limit, offset=offset, items=items)
+
+
+def dataset_uses(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    limit: int = 50,
+    offset: int = 0,
+    org_names: OrgNames | None = None,
+) -> DatasetUsePage:
+    """Jobs that used any version of the dataset, newest first, as far as the caller may see them."""
+    ds = get(session, principal, slug)
+    scope = repository.UseScope(dataset_id=ds.id, user_org_ids=_users_visible(principal, ds))
+    return _use_page(session, scope, limit, offset, org_names)
+
+
+def version_uses(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    number: int,
+    limit: int = 50,
+    offset: int = 0,
+    org_names: OrgNames | None = None,
+) -> DatasetUsePage:
+    """Jobs that used one version, newest first, as far as the caller may see them."""
+    ds, version = get_version(session, principal, slug, number)
+    scope = repository.UseScope(version_id=version.id, user_org_ids=_users_visible(principal, ds))
+    return _use_page(session, scope, limit, offset, org_names)
+
+
+def stewarded_uses(
+    session: Session,
+    principal: Principal,
+    publisher_org_ids: Sequence[str] | None,
+    limit: int = 50,
+    offset: int = 0,
+    org_names: OrgNames | None = None,
+) -> DatasetUsePage:
+    """Every use of the datasets the given organisations publish (None: of all datasets, for
+    administrators); the caller must steward each of them."""
+    if publisher_org_ids is None:
+        principal.require_admin()
+    else:
+        for org_id in publisher_org_ids:
+            principal.require_steward(org_id)
+    scope = repository.UseScope(publisher_org_ids=publisher_org_ids)
+    return _use_page(session, scope, limit, offset, org_names)

@@ -15,6 +15,7 @@ from aicommons.portal.api import (
     allocations,
     auth,
     bookings,
+    dataset_lineage,
     dataset_storage,
     datasets,
     flavours,
@@ -58,6 +59,7 @@ def _api_router() -> APIRouter:
         jobs,
         datasets,
         dataset_storage,
+        dataset_lineage,
         models,
     ):
         router.include_router(module.router)

@@ -332,5 +332,48 @@ def revoke(slug: str, grant_id: str, reason: Annotated[str | None, typer.Option(
     _decide("revoke", slug, grant_id, reason)
 
 
+def _dataset_ref(ref: str, lang: str) -> tuple[str, int | None]:
+    """SLUG or SLUG@N."""
+    slug, at, number = ref.partition("@")
+    if not at:
+        return slug, None
+    if not number.isdigit() or int(number) < 1:
+        raise typer.BadParameter(say("bad_ref", lang, ref=ref))
+    return slug, int(number)
+
+
+@datasets_app.command("uses")
+def uses(
+    ref: Annotated[str, typer.Argument(metavar="SLUG[@N]", help="a dataset, or one version of it")],
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Jobs that used a dataset or one version (lineage) · 使用过数据集或其版本的作业（血缘）."""
+    from .messages import current_lang
+
+    console, _ = _out()
+    slug, number = _dataset_ref(ref, current_lang())
+    with _ctx() as (client, lang):
+        page = DatasetsClient(client).uses(slug, number, limit, offset)
+        table = Table(title=say("uses_title", lang, ref=ref, total=page.total))
+        for key in ("col_version", "col_org", "col_job", "col_used_at"):
+            table.add_column(say(key, lang))
+        for use in page.items:
+            org = f"{use.org_name} ({use.org_slug})" if use.org_name else use.org_id
+            used_at = use.used_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            table.add_row(f"{use.dataset}@{use.version}", org, use.job_id, used_at)
+        console.print(table)
+        if page.offset + len(page.items) < page.total:
+            console.print(
+                say(
+                    "uses_more",
+                    lang,
+                    shown=len(page.items),
+                    total=page.total,
+                    next=page.offset + len(page.items),
+                )
+            )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(datasets_app, name="datasets")

@@ -69,6 +69,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_org": {"en": "organisation", "zh": "机构"},
     "col_purpose": {"en": "purpose", "zh": "用途"},
     "col_expires": {"en": "expires", "zh": "过期时间"},
+    "col_job": {"en": "job", "zh": "作业"},
+    "col_used_at": {"en": "used at", "zh": "使用时间"},
+    "uses_title": {"en": "Jobs that used {ref}: {total}", "zh": "使用过 {ref} 的作业：共 {total} 个"},
+    "uses_more": {
+        "en": "Showing {shown} of {total}; the next page: --offset {next}",
+        "zh": "显示 {shown} 个，共 {total} 个；下一页：--offset {next}",
+    },
+    "bad_ref": {
+        "en": "{ref}: expected SLUG or SLUG@N with a version number N ≥ 1",
+        "zh": "{ref}：应为 SLUG 或 SLUG@N（N 为不小于 1 的版本号）",
+    },
 }
 
 

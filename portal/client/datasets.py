@@ -24,6 +24,7 @@ from aicommons.datasets.scan import is_text_path, mask_text
 from aicommons.datasets.schemas import (
     DatasetCreate,
     DatasetOut,
+    DatasetUsePage,
     DownloadLinks,
     FileIn,
     GrantOut,
@@ -198,6 +199,11 @@ class DatasetsClient:
         upload_parts(
             root, [(by_path[p.path], part) for p in plan.files for part in p.parts], workers, on_progress
         )
+
+    def uses(self, slug: str, number: int | None = None, limit: int = 50, offset: int = 0) -> DatasetUsePage:
+        """Jobs that used the dataset (or one version of it), newest first, as far as the caller may see."""
+        path = f"/datasets/{slug}/uses" if number is None else f"/datasets/{slug}/versions/{number}/uses"
+        return self._json("GET", path, DatasetUsePage, params={"limit": limit, "offset": offset})
 
 
 class StillValidating(ApiError):

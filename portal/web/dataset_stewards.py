@@ -1,8 +1,10 @@
-"""Steward pages: access requests to their organisations' datasets (approve, reject, revoke) and
-dataset usage counted from the audit log (download links issued, job credentials, grants).
+"""Steward pages: access requests to their organisations' datasets (approve, reject, revoke),
+dataset usage counted from the audit log (download links issued, job credentials, grants), and
+lineage: the jobs that used each version (on the usage page, and as a fragment of the dataset page).
 
 Decisions go through `datasets.grants` exactly as the REST API's; the usage page only reads the
-audit log through `portal.audit.service`, with the stewards' own scope (their organisations).
+audit log through `portal.audit.service`, with the stewards' own scope (their organisations), and
+lineage through `datasets.service`, which decides whose jobs the caller may see.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Response
 from sqlalchemy.orm import Session
 
-from aicommons.datasets import grants
-from aicommons.datasets.schemas import DatasetOut, GrantDecision, GrantOut
+from aicommons.datasets import grants, service
+from aicommons.datasets.schemas import DatasetOut, DatasetUseOut, DatasetUsePage, GrantDecision, GrantOut
 from aicommons.portal.api.deps import SessionDep
 from aicommons.portal.audit import service as audit_service
 from aicommons.portal.audit.models import AuditRecord
@@ -42,6 +44,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 FormStr = Annotated[str, Form()]
 AUDIT_BATCH = 1000
 MAX_AUDIT_RECORDS = 20_000
+LINEAGE_ROWS = 100  # the newest uses shown on a page
 # Audit actions of the datasets domain -> the usage column they count in.
 USAGE_COLUMNS = {
     "dataset.download_links": "downloads",
@@ -245,4 +248,64 @@ def usage_page(page: SignedInPageDep, session: SessionDep) -> Response:
         truncated=truncated,
         limit=MAX_AUDIT_RECORDS,
         admin=principal.is_admin,
+        lineage=_lineage(
+            principal,
+            service.stewarded_uses(
+                session,
+                principal,
+                None if principal.is_admin else [o.org_id for o in orgs],
+                LINEAGE_ROWS,
+                org_names=_org_names(session),
+            ),
+        ),
     )
+
+
+# --- lineage ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineageRow:
+    use: DatasetUseOut
+    org: str  # the using organisation's name
+    job_visible: bool  # may the viewer open the job's page
+
+
+@dataclass(frozen=True)
+class Lineage:
+    total: int
+    rows: list[LineageRow]
+
+    def by_version(self) -> list[tuple[int, list[LineageRow]]]:
+        """The rows grouped by version, newest version first; newest use first within each."""
+        groups: dict[int, list[LineageRow]] = defaultdict(list)
+        for row in self.rows:
+            groups[row.use.version].append(row)
+        return sorted(groups.items(), key=lambda group: -group[0])
+
+
+def _org_names(session: Session) -> service.OrgNames:
+    return lambda ids: org_names(session, ids)
+
+
+def _job_visible(principal: Principal, org_id: str) -> bool:
+    """The job pages' rule (scheduler.jobs.service.get): administrators and the job's organisation.
+    A steward of the publisher sees that another organisation used the data, not its job."""
+    return principal.is_admin or org_id in principal.memberships
+
+
+def _lineage(principal: Principal, found: DatasetUsePage) -> Lineage:
+    rows = [
+        LineageRow(use=u, org=u.org_name or u.org_id, job_visible=_job_visible(principal, u.org_id))
+        for u in found.items
+    ]
+    return Lineage(total=found.total, rows=rows)
+
+
+@router.get("/datasets/{slug}/lineage")
+def lineage_fragment(page: SignedInPageDep, session: SessionDep, slug: str) -> Response:
+    """The dataset page's lineage card (loaded by htmx): stewards of the publisher only."""
+    assert page.principal is not None
+    ds = service.get_for_steward(session, page.principal, slug)
+    found = service.dataset_uses(session, page.principal, slug, LINEAGE_ROWS, org_names=_org_names(session))
+    return render(page, "datasets_lineage.html", ds=ds, lineage=_lineage(page.principal, found))

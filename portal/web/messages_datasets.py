@@ -443,4 +443,36 @@ DATASET_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only the newest {limit} audit entries per organisation were counted.",
         "zh": "每个机构仅统计了最近 {limit} 条审计记录。",
     },
+    # --- lineage: jobs that used dataset versions -------------------------------------------
+    "web.datasets.usage.lineage": {"en": "Jobs that used your datasets", "zh": "使用过贵机构数据集的作业"},
+    "web.datasets.usage.lineage_help": {
+        "en": "Each job is listed once per version, from the first time it was given credentials to read it.",
+        "zh": "每个作业对每个版本只列出一次，时间为其首次获得读取凭证的时间。",
+    },
+    "web.datasets.usage.lineage_empty": {
+        "en": "No job has used these datasets yet.",
+        "zh": "尚无作业使用过这些数据集。",
+    },
+    "web.datasets.lineage.title": {"en": "Jobs that used this dataset", "zh": "使用过该数据集的作业"},
+    "web.datasets.lineage.loading": {"en": "Loading the jobs…", "zh": "正在加载作业…"},
+    "web.datasets.lineage.none": {
+        "en": "No job has used this dataset yet.",
+        "zh": "尚无作业使用过该数据集。",
+    },
+    "web.datasets.lineage.version": {"en": "Version {number}", "zh": "版本 {number}"},
+    "web.datasets.lineage.org": {"en": "Organisation", "zh": "机构"},
+    "web.datasets.lineage.job": {"en": "Job", "zh": "作业"},
+    "web.datasets.lineage.used_at": {"en": "First used", "zh": "首次使用时间"},
+    "web.datasets.lineage.other_job": {
+        "en": "a job of this organisation",
+        "zh": "该机构的作业",
+    },
+    "web.datasets.lineage.more": {
+        "en": "Showing the newest {shown} of {total}.",
+        "zh": "仅显示最近 {shown} 条，共 {total} 条。",
+    },
+    "web.datasets.lineage.all": {
+        "en": "Every dataset's jobs on the usage page",
+        "zh": "在使用统计页查看全部数据集的作业",
+    },
 }
