@@ -1,8 +1,9 @@
 """Personal-data scan: fast regular expressions confirmed by check digits, and masking.
 
 Recognisers: mainland resident ID numbers (18 characters, GB 11643 check digit), mainland mobile
-numbers, e-mail addresses, bank card numbers (Luhn) and passport numbers. Pure functions only: the
-caller streams text in and gets findings, masked samples and masked text out.
+numbers, e-mail addresses, bank card numbers (Luhn) and passport numbers; personal names and
+mainland postal addresses where the text says so (see `names`). Pure functions only: the caller
+streams text in and gets findings, masked samples and masked text out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("cn_id", "mobile", "email", "bank_card", "passport")
+from .scan_cues import (
+    TableColumns,
+    column_findings,
+    cued_findings,
+    mask_address,
+    mask_name,
+    table_columns,
+    table_delimiter,
+)
+
+KINDS = ("cn_id", "mobile", "email", "bank_card", "passport", "name", "address")
+# Found by what surrounds them rather than by their own shape: they yield to a number found inside them.
+CUED_KINDS = frozenset({"name", "address"})
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 SAMPLES_PER_KIND = 5
@@ -130,14 +143,19 @@ class Finding:
 
     @property
     def masked(self) -> str:
-        return _BY_KIND[self.kind].mask(self.value)
+        return _MASKS[self.kind](self.value)
 
 
-_BY_KIND = {r.kind: r for r in RECOGNISERS}
+_MASKS: dict[str, Callable[[str], str]] = {r.kind: r.mask for r in RECOGNISERS}
+_MASKS |= {"name": mask_name, "address": mask_address}
 
 
 _RUN = re.compile(r"[0-9]{11,}[Xx]?")
-_SPACED_CARD = re.compile(r"[3-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}(?:[ -]?[0-9]{1,3})?")
+_SPACED_CARD = re.compile(r"[3-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}")
+# A 17 to 19-digit card written in groups ends in a short group; tried as a tail of the four groups
+# before them, so that a number that merely follows a card ("… 7896 2024", "… 7896, 15") is not
+# swallowed by the card and does not make its Luhn check fail.
+_CARD_TAIL = re.compile(r"[ -]?[0-9]{1,3}(?![0-9])")
 _PASSPORT = re.compile(r"[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}")
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
@@ -181,12 +199,28 @@ def _emails(text: str) -> Iterator[Finding]:
         at = text.find("@", at + 1)
 
 
-def find(text: str) -> list[Finding]:
+def _spaced_cards(text: str) -> Iterator[Finding]:
+    """Cards written in groups of four, with their short last group where it makes the Luhn check
+    pass, else without it (the number after the card is then something else)."""
+    for match in _SPACED_CARD.finditer(text):
+        start, end = match.span()
+        if text[start - 1 : start].isdigit():
+            continue
+        tail = _CARD_TAIL.match(text, end)
+        if tail and luhn_valid(_digits(text[start : tail.end()])):
+            yield Finding("bank_card", start, tail.end(), text[start : tail.end()])
+        elif not text[end : end + 1].isdigit() and luhn_valid(_digits(match.group())):
+            yield Finding("bank_card", start, end, match.group())
+
+
+def find(text: str, columns: TableColumns | None = None, body_from: int = 0) -> list[Finding]:
     """Every confirmed finding in `text`, in order.
 
     Candidates come from patterns that start with a plain character class, so the regular
     expression engine skips ahead in C; boundaries and check digits are then tested in Python.
     An 18-character ID number can pass Luhn by chance, so ID-shaped runs are never cards.
+    Names and addresses are found after their cues (`names`); with the `columns` of a table's
+    header, the cells of its name and address columns from `body_from` on are findings too.
     """
     findings: list[Finding] = []
     for match in _RUN.finditer(text):
@@ -196,33 +230,43 @@ def find(text: str) -> list[Finding]:
         kind = _classify_run(match.group())
         if kind is not None:
             findings.append(Finding(kind, start, end, match.group()))
-    for match in _SPACED_CARD.finditer(text):
-        start, end = match.span()
-        if not (text[start - 1 : start].isdigit() or text[end : end + 1].isdigit()) and luhn_valid(
-            _digits(match.group())
-        ):
-            findings.append(Finding("bank_card", start, end, match.group()))
+    findings.extend(_spaced_cards(text))
     for match in _PASSPORT.finditer(text):
         if not (_alnum_at(text, match.start() - 1) or _alnum_at(text, match.end())):
             findings.append(Finding("passport", match.start(), match.end(), match.group()))
     if "@" in text:
         findings.extend(_emails(text))
-    findings.sort(key=lambda f: f.start)
+    findings.extend(Finding(*hit) for hit in cued_findings(text))
+    if columns is not None:
+        findings.extend(Finding(*hit) for hit in column_findings(text, columns, body_from))
+    findings.sort(key=lambda f: (f.start, -f.end))  # of two starting together, the longer first
     return _without_overlaps(findings)
 
 
 def _without_overlaps(findings: list[Finding]) -> list[Finding]:
+    """The first of overlapping findings wins, except that a number beats the name or address
+    it lies in (a number's check digits make it the surer finding)."""
     kept: list[Finding] = []
     for finding in findings:
         if kept and finding.start < kept[-1].end:
+            if kept[-1].kind in CUED_KINDS and finding.kind not in CUED_KINDS:
+                kept[-1] = finding
             continue
         kept.append(finding)
     return kept
 
 
-def mask_text(text: str) -> tuple[str, int]:
-    """The text with every finding masked in place, and how many were masked."""
-    findings = find(text)
+def mask_text(text: str, path: str | None = None) -> tuple[str, int]:
+    """The text with every finding masked in place, and how many were masked.
+
+    With the `path` of a CSV or TSV file, the cells of its name and address columns (named in its
+    header line) are masked too."""
+    columns, body_from = None, 0
+    delimiter = table_delimiter(path) if path else None
+    if delimiter:
+        body_from = text.find("\n") + 1 or len(text)
+        columns = table_columns(text[:body_from], delimiter)
+    findings = find(text, columns, body_from)
     if not findings:
         return text, 0
     parts: list[str] = []
@@ -279,6 +323,9 @@ class StreamScanner:
         self.path = path
         self._pending = b""
         self._line = 1
+        # A CSV or TSV file's first line names its columns: name and address columns make findings.
+        self._delimiter = table_delimiter(path)
+        self._columns: TableColumns | None = None
         report.files_scanned += 1
 
     def feed(self, chunk: bytes) -> None:
@@ -299,7 +346,11 @@ class StreamScanner:
 
     def _scan(self, data: bytes) -> None:
         text = data.decode("utf-8", errors="replace")
-        findings = find(text)
+        body_from = 0
+        if self._delimiter and self._line == 1:
+            body_from = text.find("\n") + 1 or len(text)
+            self._columns = table_columns(text[:body_from].lstrip("\ufeff"), self._delimiter)
+        findings = find(text, self._columns, body_from)
         if findings:
             for line_no, group in _by_line(text, findings, self._line):
                 self.report.add(self.path, line_no, group)
