@@ -1,7 +1,9 @@
 """Format checks and label statistics per label format: ImageFolder, COCO JSON, YOLO, CSV, JSONL.
 
 A validator sees the manifest paths, asks for the bytes of the label files it needs, and produces a
-report: errors, warnings, record count, class distribution, a chart series and a preview.
+report: errors, warnings, record count, class distribution, a chart series and a preview. Image
+formats also ask for a few images and make thumbnails of them, stored beside the manifest as the
+validator's artifacts (`thumbs/0.jpg`…) and listed in the report.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from typing import Any
 
 from aicommons.portal.core.errors import InvalidInput
 
+from . import thumbnails
 from .scan import mask_text
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+# Restricted (L3) data is usable but not visible: a masked preview row hides its personal data, a
+# thumbnail cannot (faces, number plates, documents), so none is made; L4 is never published.
+THUMBNAIL_LEVELS = frozenset({"L1", "L2"})
 SPLITS = frozenset({"train", "val", "valid", "validation", "test"})
 MAX_ERRORS = 50
 PREVIEW_ROWS = 5
@@ -31,7 +37,9 @@ def _suffix(path: str) -> str:
 class Validator:
     label_format = "none"
 
-    def __init__(self, paths: list[str], classes: list[str], label_column: str = "label") -> None:
+    def __init__(
+        self, paths: list[str], classes: list[str], label_column: str = "label", thumbnails: bool = True
+    ) -> None:
         self.paths = paths
         self.classes = classes
         self.label_column = label_column
@@ -40,6 +48,12 @@ class Validator:
         self.counts: Counter[str] = Counter()
         self.records = 0
         self.preview: list[Any] = []
+        # Images to make thumbnails of (path → class label, if the layout says it) and those made.
+        self.thumbnail_sources: dict[str, str | None] = self.pick_thumbnails() if thumbnails else {}
+        self.thumbs: dict[str, bytes] = {}
+
+    def pick_thumbnails(self) -> dict[str, str | None]:
+        return {}
 
     def wants(self, path: str) -> bool:
         return False
@@ -50,10 +64,28 @@ class Validator:
     def finish(self) -> None:
         pass
 
+    def wants_image(self, path: str) -> bool:
+        return path in self.thumbnail_sources
+
+    def add_image(self, path: str, data: bytes) -> None:
+        """A thumbnail of one of the picked images; an unreadable image is a warning, not an error
+        (the dataset may still be fine for training; the steward decides)."""
+        try:
+            self.thumbs[path] = thumbnails.make_thumbnail(data)
+        except thumbnails.ThumbnailError as exc:
+            self.warnings.append(f"{path}: no thumbnail, not a readable image ({exc})")
+
+    def thumbnail_label(self, path: str) -> str | None:
+        return self.thumbnail_sources.get(path)
+
+    def _thumbnail_entries(self) -> list[tuple[str, str, bytes]]:
+        made = [p for p in self.thumbnail_sources if p in self.thumbs]
+        return [(f"thumbs/{index}.jpg", path, self.thumbs[path]) for index, path in enumerate(made)]
+
     def artifacts(self) -> dict[str, tuple[bytes, str]]:
         """Objects to store beside the version's manifest (name → bytes, content type), such as
         preview thumbnails; written once the version's files are verified."""
-        return {}
+        return {name: (data, "image/jpeg") for name, _, data in self._thumbnail_entries()}
 
     def error(self, message: str) -> None:
         if len(self.errors) < MAX_ERRORS:
@@ -84,6 +116,10 @@ class Validator:
             "class_distribution": dict(ordered),
             "chart": {"type": "bar", "labels": [k for k, _ in ordered], "values": [v for _, v in ordered]},
             "preview": _masked(self.preview),
+            "thumbnails": [
+                {"name": name, "path": path, "label": self.thumbnail_label(path)}
+                for name, path, _ in self._thumbnail_entries()
+            ],
         }
 
 
@@ -91,6 +127,16 @@ class ImageFolderValidator(Validator):
     """`[split/]class/image.ext`: the class is the image's parent folder."""
 
     label_format = "imagefolder"
+
+    def pick_thumbnails(self) -> dict[str, str | None]:
+        images = [p for p in self.paths if _suffix(p) in IMAGE_SUFFIXES and _folder_class(p)]
+        return thumbnails.pick_sources(images, _folder_class)
+
+    def wants(self, path: str) -> bool:
+        return self.wants_image(path)
+
+    def add(self, path: str, data: bytes) -> None:
+        self.add_image(path, data)
 
     def finish(self) -> None:
         images = [p for p in self.paths if _suffix(p) in IMAGE_SUFFIXES]
@@ -105,13 +151,34 @@ class ImageFolderValidator(Validator):
         self.preview = [{"path": p, "label": p.split("/")[-2]} for p in images[:PREVIEW_ROWS] if "/" in p]
 
 
+def _folder_class(path: str) -> str | None:
+    """The class an ImageFolder layout gives an image: its parent folder, unless that is a split."""
+    parts = path.split("/")
+    if len(parts) < 2 or (len(parts) == 2 and parts[0] in SPLITS):
+        return None
+    return parts[-2]
+
+
+def _first_images(paths: list[str], under: str = "") -> dict[str, str | None]:
+    """The first images (under a folder such as `images/` if any are), labels unknown yet."""
+    images = sorted(p for p in paths if _suffix(p) in IMAGE_SUFFIXES)
+    within = [p for p in images if f"/{under}" in f"/{p}"] if under else []
+    return thumbnails.pick_sources(within or images, lambda _: None)
+
+
 class CocoValidator(Validator):
     label_format = "coco"
 
+    def pick_thumbnails(self) -> dict[str, str | None]:
+        return _first_images(self.paths)
+
     def wants(self, path: str) -> bool:
-        return _suffix(path) == ".json"
+        return _suffix(path) == ".json" or self.wants_image(path)
 
     def add(self, path: str, data: bytes) -> None:
+        if _suffix(path) != ".json":
+            self.add_image(path, data)
+            return
         try:
             doc = json.loads(data)
         except ValueError as exc:
@@ -144,6 +211,24 @@ class CocoValidator(Validator):
                 continue
             self.count(categories[ann["category_id"]])
         self.preview.extend(doc["annotations"][: PREVIEW_ROWS - len(self.preview)])
+        self._label_thumbnails(doc, categories, folder)
+
+    def _label_thumbnails(self, doc: dict[str, Any], categories: dict[Any, str], folder: str) -> None:
+        """A picked image's label: the category of its first annotation."""
+        picked = {posixpath.basename(p): p for p in self.thumbnail_sources}
+        ids = {
+            i.get("id"): picked[posixpath.basename(str(i.get("file_name")))]
+            for i in doc["images"]
+            if isinstance(i, dict) and posixpath.basename(str(i.get("file_name"))) in picked
+        }
+        labels: dict[str, str] = getattr(self, "labels", {})
+        for ann in doc["annotations"]:
+            if isinstance(ann, dict) and ann.get("image_id") in ids and ann.get("category_id") in categories:
+                labels.setdefault(ids[ann["image_id"]], categories[ann["category_id"]])
+        self.labels = labels
+
+    def thumbnail_label(self, path: str) -> str | None:
+        return getattr(self, "labels", {}).get(path)
 
     def finish(self) -> None:
         if not getattr(self, "seen", False):
@@ -155,11 +240,21 @@ class YoloValidator(Validator):
 
     label_format = "yolo"
 
+    def pick_thumbnails(self) -> dict[str, str | None]:
+        return _first_images(self.paths, under="images/")
+
     def wants(self, path: str) -> bool:
         name = posixpath.basename(path)
-        return name in ("classes.txt", "data.yaml") or ("labels/" in f"/{path}" and _suffix(path) == ".txt")
+        return (
+            name in ("classes.txt", "data.yaml")
+            or ("labels/" in f"/{path}" and _suffix(path) == ".txt")
+            or self.wants_image(path)
+        )
 
     def add(self, path: str, data: bytes) -> None:
+        if self.wants_image(path):
+            self.add_image(path, data)
+            return
         name = posixpath.basename(path)
         text = data.decode("utf-8", errors="replace")
         if name == "classes.txt":
@@ -268,10 +363,18 @@ VALIDATORS: dict[str, type[Validator]] = {
 }
 
 
-def validator_for(label_format: str, paths: list[str], label_schema: dict[str, Any]) -> Validator:
+def validator_for(
+    label_format: str, paths: list[str], label_schema: dict[str, Any], level: str | None = None
+) -> Validator:
+    """The validator of a label format; with the dataset's security `level`, thumbnails only where
+    it allows them (THUMBNAIL_LEVELS). A caller that does not pass the level gets thumbnails, and
+    the route that serves them refuses levels without them."""
     cls = VALIDATORS.get(label_format)
     if cls is None:
         raise InvalidInput("dataset.unknown_format", format=label_format)
     return cls(
-        paths, list(label_schema.get("classes") or []), str(label_schema.get("label_column") or "label")
+        paths,
+        list(label_schema.get("classes") or []),
+        str(label_schema.get("label_column") or "label"),
+        thumbnails=level is None or level in THUMBNAIL_LEVELS,
     )
