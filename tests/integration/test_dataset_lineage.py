@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,14 +19,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from aicommons.datasets.models import DatasetVersionUse
+from aicommons.datasets import repository
+from aicommons.datasets.models import Dataset, DatasetVersion, DatasetVersionUse
 from aicommons.datasets.storage import build_store
 from aicommons.portal import scheduling
 from aicommons.portal.cli import app as cli_app
 from aicommons.portal.client import AicommonsClient
-from aicommons.portal.core.db import transaction
+from aicommons.portal.core.db import make_engine, transaction
+from aicommons.portal.core.ids import new_id
+from aicommons.portal.core.time import utcnow
 from aicommons.portal.web.messages import MESSAGES
 from aicommons.scheduler.jobs.models import Job
 from tests.conftest import PASSWORD, Portal
@@ -263,3 +268,56 @@ def test_the_lineage_card_is_for_the_publishers_stewards(portal: Portal, lineage
     dave_usage = _sign_in(portal, "dave").get("/datasets/usage")
     assert dave_usage.status_code == 200 and "lineage-row" not in dave_usage.text
     assert _text("web.datasets.usage.lineage_empty") in dave_usage.text
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_concurrent_launches_record_one_use(postgres_test_url: str) -> None:
+    """Two transactions recording the same (version, job) at once, on real PostgreSQL with committed
+    rows: the second waits for the first, then skips; neither fails, one row remains."""
+    engine = make_engine(postgres_test_url)
+    body = {
+        k: v for k, v in dataset_body(slug=f"race-{new_id()[:8]}").items() if k not in ("org", "label_schema")
+    }
+    with Session(engine) as session:
+        ds = Dataset(org_id=new_id(), **body)
+        session.add(ds)
+        session.flush()
+        version = DatasetVersion(dataset_id=ds.id, number=1, state="published")
+        session.add(version)
+        session.commit()
+        pair, job_id = (ds.id, version.id), new_id()
+    try:
+        first = Session(engine)
+        repository.record_version_uses(first, job_id, "org", [pair], utcnow())
+        first.flush()  # holds the unique key until it commits
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                with Session(engine) as other:
+                    repository.record_version_uses(other, job_id, "org", [pair], utcnow())
+                    other.commit()
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive(), "the second insert should wait for the first transaction"
+        first.commit()
+        first.close()
+        racer.join(timeout=30)
+        assert not racer.is_alive() and not errors, errors
+        with Session(engine) as session:
+            count = session.scalar(
+                select(func.count()).select_from(DatasetVersionUse).where(DatasetVersionUse.job_id == job_id)
+            )
+            assert count == 1
+    finally:
+        with Session(engine) as session:
+            session.query(Dataset).filter(Dataset.id == pair[0]).delete()
+            session.commit()
+        engine.dispose()
