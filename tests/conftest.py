@@ -29,7 +29,12 @@ from aicommons.portal.core.settings import Settings
 from aicommons.portal.orgs.models import Membership, Organisation
 from aicommons.portal.server import migrate
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.ray_head", "tests.fixtures.kube_apiserver"]
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.ray_head",
+    "tests.fixtures.kube_apiserver",
+    "tests.fixtures.empty_database",
+]
 
 PASSWORD = "correct-horse-battery"
 SEED_ORGS = {"acme": "Acme Robotics", "beta": "Beta Vision"}

@@ -6,16 +6,13 @@ relevance (titles first) and hostile query text.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from aicommons.datasets import service
@@ -211,25 +208,6 @@ EXISTING_ROW = """INSERT INTO datasets (id, org_id, slug, title_en, title_zh, de
  search_text, has_published, created_at, updated_at) VALUES ('d-1', 'o-1', 'city-traffic',
  'Urban traffic flow', '城市交通流量', 'Loop counts', '线圈计数', 'transport', 'text', 'ner', 'csv',
  '{}', 'MIT', 'L1', '["GPS"]', '', '', '', true, '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"""
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migration.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    name = os.environ.get("AICOMMONS_TEST_DB", "aicommons_test") + "_migration"
-    admin = make_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migration_indexes_existing_datasets_and_downgrades(empty_database: str) -> None:
