@@ -22,6 +22,7 @@ from aicommons.portal.core.db import transaction
 from aicommons.portal.orgs import repository as org_repository
 from aicommons.portal.web.messages import MESSAGES
 from tests.conftest import PASSWORD, Portal
+from tests.fixtures.datasets_processing import process_completed
 from tests.integration.test_datasets_api import (
     API,
     CSV_CLEAN,
@@ -244,9 +245,22 @@ def test_steward_publishes_through_the_wizard(portal: Portal) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "web.csrf.failed"
     done = _browser_upload(bob, csrf, base, {"train.csv": CSV_CLEAN, "README.md": b"# road signs\n"})
     assert done.status_code == 200, done.text
-    assert done.json()["state"] == "ready" and done.json()["next"].startswith(base)
+    assert done.json()["state"] == "validating" and done.json()["next"].startswith(base)
+    assert done.json()["state_label"] == msg("web.datasets.state.validating")
+
+    # Until the background step has decided, the page says so and asks again every second.
+    waiting = bob.get(base)
+    assert msg("web.datasets.processing.title") in waiting.text
+    assert f'hx-get="{base}/processing"' in waiting.text and 'hx-trigger="every 1s"' in waiting.text
+    card = bob.get(f"{base}/processing")
+    assert card.status_code == 200 and "HX-Refresh" not in card.headers
+    assert 'id="version-processing"' in card.text and "<html" not in card.text
+    assert process_completed(portal.app)
+    decided = bob.get(f"{base}/processing")
+    assert decided.status_code == 200 and decided.headers["HX-Refresh"] == "true"
 
     review = bob.get(base)
+    assert msg("web.datasets.processing.title") not in review.text
     assert msg("web.datasets.validation.ok") in review.text and 'id="label-chart-data"' in review.text
     assert msg("web.datasets.scan.clean") in review.text
     assert msg("web.datasets.publish.submit", number=1) in review.text
@@ -268,9 +282,12 @@ def test_personal_data_block_and_override_in_chinese(portal: Portal) -> None:
     base = "/datasets/road-signs/versions/1"
     csrf = _csrf(bob.get(base).text)
     done = _browser_upload(bob, csrf, base, {"train.csv": CSV_PII})
-    assert done.status_code == 200 and done.json()["state"] == "blocked"
-    assert done.json()["state_label"] == MESSAGES["web.datasets.state.blocked"]["zh"]
+    assert done.status_code == 200 and done.json()["state"] == "validating"
+    assert done.json()["state_label"] == MESSAGES["web.datasets.state.validating"]["zh"]
+    assert msg("web.datasets.processing.title", "zh") in bob.get(base).text
+    process_completed(portal.app)
     review = bob.get(base)
+    assert MESSAGES["web.datasets.state.blocked"]["zh"] in review.text
     assert msg("web.datasets.block.personal_data", "zh") in review.text
     assert "138****5678" in review.text and "13812345678" not in review.text
     short = bob.post(f"{base}/override", data={"csrf_token": csrf, "justification": "太短"})
@@ -279,6 +296,30 @@ def test_personal_data_block_and_override_in_chinese(portal: Portal) -> None:
     overridden = bob.post(f"{base}/override", data={"csrf_token": csrf, "justification": reason})
     assert overridden.status_code == 303
     assert msg("web.datasets.override.done", "zh") in bob.get(base).text
+
+
+def test_files_that_do_not_match_are_listed_to_send_again(portal: Portal) -> None:
+    bob = _sign_in(portal, "bob")
+    form = bob.get("/datasets/new")
+    assert bob.post("/datasets/new", data=_wizard_form(_csrf(form.text))).status_code == 303
+    step2 = bob.get("/datasets/road-signs/versions/new")
+    bob.post("/datasets/road-signs/versions", data={"csrf_token": _csrf(step2.text)})
+    base = "/datasets/road-signs/versions/1"
+    csrf = _csrf(bob.get(base).text)
+    headers = {"X-CSRF-Token": csrf}
+    files = {"train.csv": CSV_CLEAN, "README.md": b"# road signs\n"}
+    plan = bob.post(f"{base}/upload/plan", json={"files": manifest(files)}, headers=headers).json()
+    for upload in plan["files"]:
+        body = files[upload["path"]].upper() if upload["path"] == "train.csv" else files[upload["path"]]
+        for part in upload["parts"]:
+            assert bob.put(_local(part["url"]), content=body).status_code == 200
+    assert bob.post(f"{base}/upload/complete", headers=headers).json()["state"] == "validating"
+    process_completed(portal.app)
+    page = bob.get(base)
+    assert msg("web.datasets.mismatched.title") in page.text and 'id="mismatched-files"' in page.text
+    listed = page.text.split('id="mismatched-files"', 1)[1].split("</div>", 1)[0]
+    assert "train.csv" in listed and "README.md" not in listed
+    assert 'id="upload-progress"' in page.text  # the upload form is back, to send them again
 
 
 def test_bad_input_shows_the_message_in_the_page_language(
