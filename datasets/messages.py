@@ -98,5 +98,13 @@ register(
             "en": "Object storage is unavailable: {detail}",
             "zh": "对象存储不可用：{detail}",
         },
+        "dataset.no_thumbnail": {
+            "en": "Version {number} has no thumbnail {index}",
+            "zh": "版本 {number} 没有第 {index} 张缩略图",
+        },
+        "dataset.thumbnails_restricted": {
+            "en": "Datasets at level {level} have no thumbnails: their content is usable but not visible",
+            "zh": "{level} 级数据集没有缩略图：其内容可使用但不可查看",
+        },
     }
 )

@@ -16,6 +16,7 @@ from aicommons.portal.api import (
     auth,
     bookings,
     dataset_lineage,
+    dataset_previews,
     dataset_storage,
     datasets,
     flavours,
@@ -60,6 +61,7 @@ def _api_router() -> APIRouter:
         datasets,
         dataset_storage,
         dataset_lineage,
+        dataset_previews,
         models,
     ):
         router.include_router(module.router)

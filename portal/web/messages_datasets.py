@@ -139,6 +139,16 @@ DATASET_MESSAGES: dict[str, dict[str, str]] = {
         "en": "The first records of the labels; personal data in them is masked.",
         "zh": "标注中的前几条记录；其中的个人信息已脱敏。",
     },
+    "web.datasets.thumbnails.title": {"en": "Image thumbnails", "zh": "图像缩略图"},
+    "web.datasets.thumbnails.help": {
+        "en": "Small copies of the first images, a few from each class where the layout names it.",
+        "zh": "前几张图像的缩小副本；目录结构标明类别时，每个类别取几张。",
+    },
+    "web.datasets.thumbnails.alt": {"en": "Thumbnail of {path}", "zh": "{path} 的缩略图"},
+    "web.datasets.thumbnails.alt_label": {
+        "en": "Thumbnail of {path}, class {label}",
+        "zh": "{path} 的缩略图，类别 {label}",
+    },
     "web.datasets.scan.title": {"en": "Personal-data scan", "zh": "个人信息扫描"},
     "web.datasets.scan.found": {"en": "{total} findings", "zh": "发现 {total} 处"},
     "web.datasets.scan.clean": {"en": "No personal data found", "zh": "未发现个人信息"},
