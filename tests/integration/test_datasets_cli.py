@@ -4,6 +4,7 @@ mask, push again, publish, download with checksum verification; with the local s
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def _run_flow(served: ServedPortal, tmp: Path) -> None:
     ok("datasets", "download", "signals", "1", str(tmp / "down"))
     assert (tmp / "down" / "train.csv").read_bytes() == (tmp / "clean" / "train.csv").read_bytes()
     assert "signals" in ok("datasets", "search", "交通")
+    # --no-wait: back as soon as the upload is complete; the portal's worker decides it by itself.
+    queued = ok("datasets", "push", "signals", str(tmp / "clean"), "--no-wait", lang="zh")
+    assert "signals v2：validating" in queued and "aicommons datasets status signals 2" in queued
+    deadline = time.monotonic() + 60
+    while "validating" in (status := ok("datasets", "status", "signals", "2")):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    assert "signals v2: ready" in status and "sha256:" in status
 
 
 def test_push_mask_publish_download_with_the_local_store(tmp_path: Path) -> None:

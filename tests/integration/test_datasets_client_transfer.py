@@ -13,7 +13,7 @@ from aicommons.datasets.schemas import DownloadLinks, UploadPlan
 from aicommons.datasets.storage import S3Store
 from aicommons.portal.client.datasets import download_files, scan_folder, upload_parts
 from aicommons.portal.client.http import ApiError
-from tests.integration.test_datasets_api import API, dataset_body
+from tests.integration.test_datasets_api import API, complete_and_process, dataset_body
 from tests.integration.test_datasets_s3 import s3_store  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.minio
@@ -38,7 +38,7 @@ def test_parts_up_and_files_down_with_checksums(
     plan = UploadPlan.model_validate(bob.post(f"{API}/datasets/signals/versions/1/uploads", json=body).json())
     by_path = {f.path: f for f in plan.files}
     upload_parts(source, [(by_path[f.path], p) for f in plan.files for p in f.parts], 3, None)
-    assert bob.post(f"{API}/datasets/signals/versions/1/complete").json()["state"] == "ready"
+    assert complete_and_process(bob, "signals", 1)["state"] == "ready"
     assert bob.post(f"{API}/datasets/signals/versions/1/publish").status_code == 200
 
     links = DownloadLinks.model_validate(bob.post(f"{API}/datasets/signals/versions/1/download").json())

@@ -26,6 +26,7 @@ from tests.fixtures.services import S3Service
 from tests.integration.test_datasets_api import (
     API,
     CSV_CLEAN,
+    complete_and_process,
     dataset_body,
     manifest,
     put_parts,
@@ -86,10 +87,9 @@ def test_multipart_upload_resume_publish_and_download(
         resumed_big = next(f for f in resumed["files"] if f["path"] == "blobs/big.bin")
         assert resumed_big["done_parts"] == [1] and [p["number"] for p in resumed_big["parts"]] == [2, 3]
         put_parts(http, resumed, files)
-    done = bob.post(f"{API}/datasets/signals/versions/1/complete")
-    assert done.status_code == 200, done.text
-    assert done.json()["state"] == "ready" and done.json()["total_bytes"] == len(big) + len(CSV_CLEAN)
-    prefix = f"datasets/{done.json()['dataset_id']}/v1"
+    done = complete_and_process(bob, "signals", 1)
+    assert done["state"] == "ready" and done["total_bytes"] == len(big) + len(CSV_CLEAN)
+    prefix = f"datasets/{done['dataset_id']}/v1"
     assert _keys(s3_store, prefix) == [
         f"{prefix}/_aicommons/manifest.json",
         f"{prefix}/data/blobs/big.bin",
@@ -112,10 +112,10 @@ def test_checksum_mismatch_is_refused_and_the_object_removed(
     plan = bob.post(f"{API}/datasets/signals/versions/1/uploads", json={"files": manifest(files)}).json()
     with httpx.Client() as http:
         put_parts(http, plan, {"train.csv": CSV_CLEAN.upper()})
-    response = bob.post(f"{API}/datasets/signals/versions/1/complete")
-    assert response.status_code == 422 and response.json()["error"]["code"] == "dataset.checksum_mismatch"
+    assert [k for k in _keys(s3_store) if k.endswith("train.csv")] == []  # parts only, not assembled
+    version = complete_and_process(bob, "signals", 1)  # assembled, then found wrong in the background
+    assert version["state"] == "uploading" and version["mismatched_paths"] == ["train.csv"]
     assert not [k for k in _keys(s3_store) if k.endswith("train.csv")]
-    assert bob.get(f"{API}/datasets/signals/versions/1").json()["state"] == "uploading"
 
 
 def test_abandoned_upload_is_discarded_with_its_multipart_uploads(
