@@ -151,12 +151,17 @@ _MASKS |= {"name": mask_name, "address": mask_address}
 
 
 _RUN = re.compile(r"[0-9]{11,}[Xx]?")
-_SPACED_CARD = re.compile(r"[3-6][0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}")
+# Patterns led by a literal character, one per leading character: the engine skips ahead to a
+# literal in C, where a leading class or alternation tests each candidate in turn (4 to 20 times
+# slower here); `char in text` first skips a pattern whose literal is absent.
+_SPACED_CARDS = tuple(
+    (lead, re.compile(lead + r"[0-9]{3}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{4}")) for lead in "3456"
+)
 # A 17 to 19-digit card written in groups ends in a short group; tried as a tail of the four groups
 # before them, so that a number that merely follows a card ("… 7896 2024", "… 7896, 15") is not
 # swallowed by the card and does not make its Luhn check fail.
 _CARD_TAIL = re.compile(r"[ -]?[0-9]{1,3}(?![0-9])")
-_PASSPORT = re.compile(r"[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7}")
+_PASSPORTS = (("E", re.compile(r"E(?:[0-9]{8}|[A-HJ-NP-Z][0-9]{7})")), ("G", re.compile(r"G[0-9]{8}")))
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _ID_SHAPE = RECOGNISERS[0].pattern
@@ -199,10 +204,16 @@ def _emails(text: str) -> Iterator[Finding]:
         at = text.find("@", at + 1)
 
 
+def _led(text: str, patterns: tuple[tuple[str, re.Pattern[str]], ...]) -> Iterator[re.Match[str]]:
+    for lead, pattern in patterns:
+        if lead in text:
+            yield from pattern.finditer(text)
+
+
 def _spaced_cards(text: str) -> Iterator[Finding]:
     """Cards written in groups of four, with their short last group where it makes the Luhn check
     pass, else without it (the number after the card is then something else)."""
-    for match in _SPACED_CARD.finditer(text):
+    for match in _led(text, _SPACED_CARDS):
         start, end = match.span()
         if text[start - 1 : start].isdigit():
             continue
@@ -231,7 +242,7 @@ def find(text: str, columns: TableColumns | None = None, body_from: int = 0) -> 
         if kind is not None:
             findings.append(Finding(kind, start, end, match.group()))
     findings.extend(_spaced_cards(text))
-    for match in _PASSPORT.finditer(text):
+    for match in _led(text, _PASSPORTS):
         if not (_alnum_at(text, match.start() - 1) or _alnum_at(text, match.end())):
             findings.append(Finding("passport", match.start(), match.end(), match.group()))
     if "@" in text:

@@ -2,9 +2,11 @@
 
 The corpus is mixed Chinese/English text with planted mainland resident ID numbers (valid GB 11643
 check digits), mainland mobile numbers (bare, +86 and 0086), e-mail addresses, bank cards (valid
-Luhn, bare and spaced) and passport numbers, plus decoys: ID numbers with a wrong check digit, which
-a scanner should not report. Each planted value is remembered by its position, so recall counts a
-value as found only when a finding covers it.
+Luhn, bare and spaced) and passport numbers, personal names after a cue (姓名：张三, 收件人 李四,
+"patient_name": "John Smith") and mainland addresses (after 地址： or bare, province to house
+number), plus decoys: ID numbers with a wrong check digit, which a scanner should not report.
+Each planted value is remembered by its position, so recall counts a value as found only when a
+finding covers it.
 
 Throughput is corpus megabytes per second of CPU time of this one process (time.process_time), that
 is MB/s per core, which the other work on a shared machine does not inflate.
@@ -15,9 +17,12 @@ machine: the default NLP engine loads the `en_core_web_lg` spaCy model, which is
 GitHub, which cannot be reached. The engine is spaCy's blank English pipeline instead (tokeniser,
 no statistical model), so no spaCy NER entities (names, places) are produced, none of which this
 corpus plants anyway, and Presidio's measured throughput is an upper bound: the real model adds
-tagging, parsing and NER time on top. A second Presidio row registers our recognisers (the same
+tagging, parsing and NER time on top. Names and addresses are the exception: Presidio's defaults
+find them (PERSON, LOCATION) only through that NER model, so with the blank pipeline they find
+none, and the model is an English one in any case. A second Presidio row registers our recognisers (the same
 regular expressions, with the ID check digit and Luhn as Presidio `validate_result`) in Presidio's
-registry, to separate what its framework costs from what its default recognisers miss.
+registry, to separate what its framework costs from what its default recognisers miss; our name and address
+finders join it as one Presidio recogniser that calls them.
 
     python -m tests.bench.bench_pii [--mb 2]     (needs presidio-analyzer: pip install -e '.[dev]')
 """
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aicommons.datasets.scan import (
+    KINDS,
     RECOGNISERS,
     ScanReport,
     StreamScanner,
@@ -41,6 +47,7 @@ from aicommons.datasets.scan import (
     gb11643_check_digit,
     luhn_valid,
 )
+from aicommons.datasets.scan_cues import cued_findings
 
 WORDS = [
     "交通",
@@ -67,6 +74,8 @@ PRESIDIO_TYPES = {
     "email": {"EMAIL_ADDRESS"},
     "bank_card": {"CREDIT_CARD", "CN_BANK_CARD"},
     "passport": {"CN_PASSPORT"},
+    "name": {"PERSON", "CN_NAME"},
+    "address": {"LOCATION", "CN_ADDRESS"},
 }
 
 
@@ -90,12 +99,46 @@ def _mobile(rng: random.Random) -> str:
     return rng.choice(["", "", "+86 ", "0086-"]) + number
 
 
-PLANTERS: dict[str, Callable[[random.Random], str]] = {
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
+FIRST_NAMES = ["John", "Mary", "Wei", "Anna", "David", "Li"]
+LAST_NAMES = ["Smith", "Wang", "Brown", "Chen", "Taylor", "Zhang"]
+CN_NAME_CUES = ["姓名：", "姓名:", "联系人 ", "收件人：", "患者", '"姓名": "']
+PLACES = [
+    ("广东省", "深圳市", "南山区"),
+    ("浙江省", "杭州市", "西湖区"),
+    ("北京市", "", "朝阳区"),
+    ("上海市", "", "浦东新区"),
+    ("四川省", "成都市", "武侯区"),
+]
+ROADS = ["科技园路", "文三路", "建国路", "世纪大道", "人民南路", "解放街"]
+
+
+def _name(rng: random.Random) -> tuple[str, str]:
+    """(cue, name): the cue is what makes it findable, recall counts the name."""
+    if rng.random() < 0.25:
+        cue = rng.choice(['"patient_name": "', "Cardholder: ", "full_name="])
+        return cue, f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+    given = "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
+    return rng.choice(CN_NAME_CUES), rng.choice(SURNAMES) + given
+
+
+def _address(rng: random.Random) -> tuple[str, str]:
+    province, city, district = rng.choice(PLACES)
+    street = f"{rng.choice(ROADS)}{rng.randint(1, 999)}号"
+    if rng.random() < 0.5:
+        street += f"{rng.randint(1, 30)}栋{rng.randint(101, 2505)}室"
+    return rng.choice(["地址：", "住址 :", "", ""]), f"{province}{city}{district}{street}"
+
+
+PLANTERS: dict[str, Callable[[random.Random], str | tuple[str, str]]] = {
     "cn_id": _id,
     "mobile": _mobile,
     "email": lambda rng: f"user{rng.randint(1, 99999)}@example.cn",
     "bank_card": _card,
     "passport": lambda rng: f"E{rng.randint(0, 99_999_999):08d}",
+    "name": _name,
+    "address": _address,
 }
 
 
@@ -121,21 +164,19 @@ def corpus(megabytes: float, seed: int = 7) -> Corpus:
         roll, special = rng.random(), None
         if roll < 0.06:
             kind = rng.choice(list(PLANTERS))
-            special = (kind, PLANTERS[kind](rng))
+            value = PLANTERS[kind](rng)
+            special = (kind, *value) if isinstance(value, tuple) else (kind, "", value)
         elif roll < 0.07:
             valid = _id(rng)
-            special = ("decoy", valid[:17] + ("0" if valid[17] != "0" else "1"))
+            special = ("decoy", "", valid[:17] + ("0" if valid[17] != "0" else "1"))
         if special:
+            kind, cue, value = special
             at = rng.randint(0, len(words))
             before = " ".join(words[:at])
-            start = offset + len(before) + (1 if before else 0)
-            end = start + len(special[1])
-            (
-                decoys.append((start, end))
-                if special[0] == "decoy"
-                else planted.append((special[0], start, end))
-            )
-            words.insert(at, special[1])
+            start = offset + len(before) + (1 if before else 0) + len(cue)
+            end = start + len(value)
+            decoys.append((start, end)) if kind == "decoy" else planted.append((kind, start, end))
+            words.insert(at, cue + value)
         line = " ".join(words) + "\n"
         parts.append(line)
         offset += len(line)
@@ -207,7 +248,29 @@ def _our_recognizers() -> list[Any]:
         id_shape = RECOGNISERS[0].pattern
         return lambda value: validate(value) and not (len(value) == 18 and id_shape.fullmatch(value))
 
-    return [Ours(r.kind, r.pattern.pattern, validator(r.kind, r.validate)) for r in RECOGNISERS]
+    return [Ours(r.kind, r.pattern.pattern, validator(r.kind, r.validate)) for r in RECOGNISERS] + [
+        _our_cued_recognizer()
+    ]
+
+
+def _our_cued_recognizer() -> Any:
+    """Our name and address finders (cues, shapes, no single pattern) as one Presidio recogniser."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    types = {"name": "CN_NAME", "address": "CN_ADDRESS"}
+
+    class OursCued(EntityRecognizer):  # type: ignore[misc]
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            return [
+                RecognizerResult(types[kind], start, end, 0.85)
+                for kind, start, end, _ in cued_findings(text)
+                if types[kind] in entities
+            ]
+
+    return OursCued(supported_entities=list(types.values()), name="aicommons_cued")
 
 
 def presidio(engine: Any, text: str) -> list[Span]:
@@ -275,6 +338,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=2.0)
     args = parser.parse_args()
+    assert set(PLANTERS) == set(KINDS), "every kind the scanner reports is planted"
     data = corpus(args.mb)
     mb = data.megabytes
     rows: dict[str, dict[str, Any]] = {}
@@ -289,7 +353,7 @@ def main() -> None:
     base = rows["aicommons"]["mb_per_cpu_s"]
     print(f"corpus {mb:.2f} MB, {len(data.planted)} planted values, {len(data.decoys)} decoy IDs")
     columns = (("cn_id", "ID"), ("mobile", "mobile"), ("bank_card", "card"), ("email", "email"))
-    columns += (("passport", "passport"),)
+    columns += (("passport", "passport"), ("name", "name"), ("address", "address"))
     print(f"{'':30} {'MB/s/core':>9} " + " ".join(f"{label:>8}" for _, label in columns) + "   decoys")
     for name, row in rows.items():
         cells = " ".join(f"{row['recall'][kind]['typed']:>8.2f}" for kind, _ in columns)
@@ -301,6 +365,10 @@ def main() -> None:
         "planted": {k: sum(1 for p in data.planted if p[0] == k) for k in PLANTERS},
         "decoys": len(data.decoys),
         "presidio_nlp": "spacy.blank('en') (en_core_web_lg cannot be downloaded here)",
+        "presidio_names_addresses": (
+            "Presidio's defaults find PERSON and LOCATION only through spaCy NER (en_core_web_lg, an "
+            "English model), which cannot be downloaded here: with the blank pipeline they find none"
+        ),
         **rows,
         "throughput_ratio_vs_presidio_defaults": round(base / rows["presidio_defaults"]["mb_per_cpu_s"], 1),
         "throughput_ratio_vs_presidio_custom": round(
