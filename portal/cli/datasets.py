@@ -108,39 +108,17 @@ def push(
         datasets = DatasetsClient(client)
         number = version or datasets.new_version(slug, notes).number
         console.print(say("hashing", lang, folder=folder))
-        columns = (
-            SpinnerColumn(),
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task(say("uploading", lang), total=None)
-            steps: list[Any] = []
-
-            def on_state(state: str, paths: list[str]) -> None:
-                if state == "validating":
-                    progress.update(task, description=say("uploaded", lang))
-                    steps.append(progress.add_task(say("validating", lang), total=None))
-                    return
-                progress.remove_task(steps.pop())
-                progress.console.print(
-                    f"[yellow]{say('resending', lang, count=len(paths), paths=_some(paths))}[/yellow]"
-                )
-                progress.reset(task, description=say("uploading", lang), total=None)
-
+        with _PushDisplay(console, lang) as display:
             try:
                 result = datasets.push(
                     slug,
                     number,
                     folder,
                     workers,
-                    on_total=lambda total: progress.update(task, total=total),
-                    on_progress=lambda n: progress.advance(task, n),
+                    on_total=display.total,
+                    on_progress=display.advance,
                     wait=wait,
-                    on_state=on_state,
+                    on_state=display.state,
                 )
             except MismatchedFiles as failed:
                 message = say("resend_failed", lang, count=len(failed.paths), paths=_some(failed.paths))
@@ -149,11 +127,55 @@ def push(
             except StillValidating:
                 err.print(f"[yellow]{say('still_validating', lang, slug=slug, number=number)}[/yellow]")
                 raise typer.Exit(1) from None
-            for step in steps:
-                progress.update(step, total=1, completed=1)
         _print_version(slug, result, lang)
         if result.state == "validating":
             console.print(say("validating_later", lang, slug=slug, number=number))
+
+
+class _PushDisplay:
+    """The push's Rich progress: a bar for the bytes sent, then a spinner while the portal verifies."""
+
+    def __init__(self, console: Any, lang: str) -> None:
+        self.lang = lang
+        self.progress = Progress(
+            SpinnerColumn(),
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task(say("uploading", lang), total=None)
+        self.waiting: Any = None
+
+    def __enter__(self) -> _PushDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.waiting is not None:
+            self.progress.update(self.waiting, total=1, completed=1)
+        self.progress.stop()
+
+    def total(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advance(self, sent: int) -> None:
+        self.progress.advance(self.task, sent)
+
+    def state(self, state: str, paths: list[str]) -> None:
+        """("validating", []) once the upload is complete; ("resend", paths) before a resend."""
+        if self.waiting is not None:
+            self.progress.remove_task(self.waiting)
+            self.waiting = None
+        if state == "validating":
+            self.progress.update(self.task, description=say("uploaded", self.lang))
+            self.waiting = self.progress.add_task(say("validating", self.lang), total=None)
+            return
+        message = say("resending", self.lang, count=len(paths), paths=_some(paths))
+        self.progress.console.print(f"[yellow]{message}[/yellow]")
+        self.progress.reset(self.task, description=say("uploading", self.lang), total=None)
 
 
 def _some(paths: list[str], shown: int = 10) -> str:
