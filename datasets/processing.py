@@ -154,7 +154,8 @@ def read_pass(store: ObjectStore, snap: Snapshot) -> PassResult:
     """One read of every stored object: sha256 and size, the scan, the label files for validation."""
     ds, version = snap.dataset, snap.version
     report = ScanReport()
-    validator = validator_for(ds.label_format, [f.path for f in snap.files], ds.label_schema or {})
+    # With the level: no thumbnails are even made where the level forbids showing them (L3).
+    validator = validator_for(ds.label_format, [f.path for f in snap.files], ds.label_schema or {}, ds.level)
     result = PassResult(validator=validator)
     for entry in snap.files:
         key = data_key(ds, version, entry.path)

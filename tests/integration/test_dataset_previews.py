@@ -11,7 +11,6 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -96,11 +95,6 @@ def test_l3_thumbnails_are_never_served(client_for: Callable[..., TestClient]) -
         assert refused.status_code == 404 and _code(refused) == "dataset.thumbnails_restricted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="processing.py builds the validator without the dataset's level yet "
-    "(validator_for(..., level=ds.level)): L3 thumbnails are made, though never served",
-)
 def test_l3_thumbnails_are_not_even_made(client_for: Callable[..., TestClient]) -> None:
     version = _images_dataset(client_for("bob"), "signs-l3", "L3")
     assert version["validation_report"]["thumbnails"] == []
