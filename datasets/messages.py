@@ -53,6 +53,11 @@ register(
             "en": "Checksum or size mismatch for {paths}; those files were discarded, upload them again",
             "zh": "{paths} 的校验和或大小不一致；这些文件已丢弃，请重新上传",
         },
+        "dataset.validating": {
+            "en": "Version {number} is being verified and validated; wait until it is ready, blocked "
+            "or back to uploading",
+            "zh": "版本 {number} 正在校验中；请等待其变为待发布、已阻断或退回上传中",
+        },
         "dataset.upload_unknown": {"en": "Unknown or finished upload", "zh": "上传不存在或已结束"},
         "dataset.bad_signature": {"en": "The link signature is invalid", "zh": "链接签名无效"},
         "dataset.url_expired": {"en": "The link has expired", "zh": "链接已过期"},

@@ -58,6 +58,8 @@ def check_manifest(files: list[FileIn], settings: Settings) -> None:
 
 
 def _require_mutable(version: DatasetVersion) -> None:
+    if version.state == "validating":  # the background step holds it for now
+        raise Conflict("dataset.validating", number=version.number)
     if version.state not in policy.MUTABLE_STATES:
         raise Conflict("dataset.immutable", number=version.number, state=version.state)
 

@@ -228,6 +228,9 @@ def test_two_workers_never_process_the_same_version(
     bob.post(f"{API}/datasets", json=dataset_body())
     first = _completed(bob, {"a.csv": CSV_CLEAN})
     second = _completed(bob, {"b.csv": CSV_CLEAN})
+    busy = bob.post(f"{API}/datasets/signals/versions/2/uploads", json={"files": manifest({"c.csv": b"c"})})
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "dataset.validating"
+    assert bob.delete(f"{API}/datasets/signals/versions/2/uploads").status_code == 409
     taken_by_a = _claim(portal, "replica-a")
     taken_by_b = _claim(portal, "replica-b")
     assert sorted(taken_by_a) == sorted([first, second]) and taken_by_b == []  # a holds both leases
