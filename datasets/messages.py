@@ -49,10 +49,6 @@ register(
             "en": "The upload is incomplete: {detail}",
             "zh": "上传尚未完成：{detail}",
         },
-        "dataset.checksum_mismatch": {
-            "en": "Checksum or size mismatch for {paths}; those files were discarded, upload them again",
-            "zh": "{paths} 的校验和或大小不一致；这些文件已丢弃，请重新上传",
-        },
         "dataset.validating": {
             "en": "Version {number} is being verified and validated; wait until it is ready, blocked "
             "or back to uploading",

@@ -54,9 +54,9 @@ def _publish_version(bob: TestClient, slug: str, files: dict[str, bytes]) -> str
     return str(published.json()["id"])
 
 
-def _launch(portal: Portal, job_id: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """What the reconciler does when it starts a job: build its environment (credentials included)."""
-    monkeypatch.setattr(scheduling, "_ensure_workspace", lambda settings, slug: None)  # no MLflow here
+def _launch(portal: Portal, job_id: str) -> dict[str, str]:
+    """What the reconciler does when it starts a job: build its environment (credentials included).
+    No MLflow runs here: the launch's workspace step finds none and goes on, as it does in production."""
     store = build_store(portal.settings)
     environment = scheduling.job_environment(portal.settings, lambda: store)
     with transaction(portal.sessionmaker) as session:
@@ -76,7 +76,7 @@ def _uses_in_table(portal: Portal, job_id: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def lineage(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> Lineage:
+def lineage(portal: Portal) -> Lineage:
     root, bob = portal.client("root"), portal.client("bob")
     make_flavours(root)
     assert bob.post(f"{API}/datasets", json=dataset_body()).status_code == 201
@@ -86,13 +86,13 @@ def lineage(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> Lineage:
     beta = carol.post(f"{API}/jobs", json={**job, "org": "beta", "dataset_version_ids": [versions[1]]})
     assert beta.status_code == 201, beta.text
     beta_job = beta.json()["id"]
-    first = _launch(portal, beta_job, monkeypatch)
+    first = _launch(portal, beta_job)
     assert first["AICOMMONS_DATASET_VERSIONS"] == "signals@1"
-    _launch(portal, beta_job, monkeypatch)  # relaunched after preemption: credentials minted again
+    _launch(portal, beta_job)  # relaunched after preemption: credentials minted again
     acme = alice.post(f"{API}/jobs", json={**job, "dataset_version_ids": [versions[1], versions[2]]})
     assert acme.status_code == 201, acme.text
     acme_job = acme.json()["id"]
-    _launch(portal, acme_job, monkeypatch)
+    _launch(portal, acme_job)
     # gamma: a third organisation with a member, which never used the dataset.
     assert root.post(f"{API}/orgs", json={"slug": "gamma", "name": "Gamma Labs"}).status_code == 201
     assert root.post(f"{API}/users", json={"username": "erin", "password": PASSWORD}).status_code == 201
