@@ -415,7 +415,7 @@ def mask_folder(source: Path, target: Path) -> dict[str, int]:
         out = target / relative
         out.parent.mkdir(parents=True, exist_ok=True)
         if is_text_path(relative.as_posix()):
-            text, count = mask_text(item.read_text(encoding="utf-8", errors="replace"))
+            text, count = mask_text(item.read_text(encoding="utf-8", errors="replace"), relative.as_posix())
             out.write_text(text, encoding="utf-8")
             if count:
                 masked[relative.as_posix()] = count
