@@ -141,10 +141,6 @@ JOB_MESSAGES: dict[str, dict[str, str]] = {
     "web.jobs.started": {"en": "Started", "zh": "开始时间"},
     "web.jobs.ended": {"en": "Ended", "zh": "结束时间"},
     "web.jobs.wait": {"en": "Why it waits", "zh": "排队原因"},
-    "web.jobs.wait.not_explained": {
-        "en": "Waiting for the scheduler's next cycle.",
-        "zh": "等待调度器的下一轮调度。",
-    },
     "web.jobs.wait.org_position": {
         "en": "Position in your organisation's line",
         "zh": "在本机构队列中的位置",

@@ -141,7 +141,8 @@ def test_the_form_submits_a_queued_job_with_its_archive(portal: Portal) -> None:
     assert page.status_code == 200
     assert _text("web.jobs.submitted", name="detector-v1") in page.text
     assert _text("web.jobs.state.QUEUED") in page.text
-    assert _escaped(_text("web.jobs.wait.not_explained")) in page.text
+    # not yet seen by an admission cycle (none runs here): said so, not left blank
+    assert _escaped(translate("job.reason.pending", "en")) in page.text
     assert _text("web.jobs.spec.time_limit", hours=1, minutes=30) in page.text
     assert 'href="/orgs/acme/models"' in page.text
     # queued: status and logs keep polling; there are no logs before the job starts
