@@ -44,6 +44,14 @@ register(
             "en": "Invalid sha256 for {path}: expected 64 hexadecimal characters",
             "zh": "{path} 的 sha256 无效：应为 64 位十六进制字符",
         },
+        "dataset.checksum_not_declared": {
+            "en": "{count} file(s) have no sha256 yet, e.g. {path}: declare them when completing the upload",
+            "zh": "{count} 个文件尚未声明 sha256，例如 {path}：请在完成上传时一并声明",
+        },
+        "dataset.not_in_upload": {
+            "en": "{path} is not a file of this upload",
+            "zh": "{path} 不是本次上传的文件",
+        },
         "dataset.empty_manifest": {"en": "The manifest lists no files", "zh": "清单中没有文件"},
         "dataset.upload_incomplete": {
             "en": "The upload is incomplete: {detail}",

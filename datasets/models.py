@@ -96,7 +96,7 @@ class VersionFile(Base):
     version_id: Mapped[str] = mapped_column(ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(1024))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # "": to be declared when the upload completes
     part_size: Mapped[int] = mapped_column(BigInteger)
     upload_id: Mapped[str | None] = mapped_column(String(300))
     verified: Mapped[bool] = mapped_column(default=False)

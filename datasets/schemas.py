@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -133,7 +133,14 @@ class VersionOut(BaseModel):
 class FileIn(BaseModel):
     path: str = Field(min_length=1, max_length=1024)
     size: int = Field(ge=0)
-    sha256: str = Field(pattern=SHA256_PATTERN)
+    # Omitted: declared when the upload is completed, so that a client can hash while it sends.
+    sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+
+
+class CompleteRequest(BaseModel):
+    """The sha256 of each file planned without one (path → hex digest)."""
+
+    files: dict[str, Annotated[str, Field(pattern=SHA256_PATTERN)]] = Field(default_factory=dict)
 
 
 class UploadRequest(BaseModel):

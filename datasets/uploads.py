@@ -8,6 +8,7 @@ the background step of `processing`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,15 +120,18 @@ def _plan_file(
 ) -> FileUpload:
     key = data_key(ds, version, entry.path)
     part_size = policy.part_size_for(entry.size, settings.datasets_part_size)
-    if row is not None and (row.size, row.sha256, row.part_size) != (entry.size, entry.sha256, part_size):
+    declared = entry.sha256 or ""
+    if row is not None and _changed(row, entry.size, declared, part_size):
         _discard(store, key, row)
-        row.size, row.sha256, row.part_size = entry.size, entry.sha256, part_size
+        row.size, row.sha256, row.part_size = entry.size, declared, part_size
+    elif row is not None and declared:
+        row.sha256 = declared
     if row is None:
         row = VersionFile(
             version_id=version.id,
             path=entry.path,
             size=entry.size,
-            sha256=entry.sha256,
+            sha256=declared,
             part_size=part_size,
             verified=False,
         )
@@ -159,6 +163,14 @@ def _plan_file(
     )
 
 
+def _changed(row: VersionFile, size: int, sha256: str, part_size: int) -> bool:
+    """The stored upload cannot be kept for this entry. Without a declared sha256 the sizes decide;
+    the hash declared at completion (and the background check) will tell a changed file."""
+    if (row.size, row.part_size) != (size, part_size):
+        return True
+    return bool(sha256 and row.sha256 and row.sha256 != sha256)
+
+
 def _expected_part_size(size: int, part_size: int, number: int) -> int:
     count = policy.part_count(size, part_size)
     if number < count:
@@ -167,17 +179,28 @@ def _expected_part_size(size: int, part_size: int, number: int) -> int:
 
 
 def complete(
-    session: Session, store: ObjectStore, principal: Principal, slug: str, number: int
+    session: Session,
+    store: ObjectStore,
+    principal: Principal,
+    slug: str,
+    number: int,
+    declared: Mapping[str, str] | None = None,
 ) -> DatasetVersion:
     """Assemble every upload whose parts are all stored with the right sizes, and hand the version
     to the background step (`processing`): `validating` until its bytes are verified and validated.
 
-    No object is read here: the request answers at once, whatever the size of the version.
+    `declared` gives the sha256 of files planned without one. No object is read here: the request
+    answers at once, whatever the size of the version.
     """
     ds, version = service.steward_version(session, principal, slug, number)
     if version.state != "uploading":
         raise Conflict("dataset.bad_transition", current=version.state, target="validating")
     rows = repository.files(session, version.id)
+    changed = _declare_checksums(store, ds, version, rows, declared or {})
+    if changed:  # still `uploading`: the client sends those files again, as after a mismatch
+        version.mismatched_paths = changed
+        session.flush()
+        return version
     pending = [
         (row, _complete_parts(store, data_key(ds, version, row.path), row))
         for row in rows
@@ -208,6 +231,35 @@ def complete(
     )
     session.flush()
     return version
+
+
+def _declare_checksums(
+    store: ObjectStore,
+    ds: Dataset,
+    version: DatasetVersion,
+    rows: list[VersionFile],
+    declared: Mapping[str, str],
+) -> list[str]:
+    """Record the sha256s declared at completion; every file must have one by now. A file verified
+    by an earlier completion whose hash is now declared different has changed since: its object is
+    discarded and its path returned, to be sent again. Checks everything before changing anything."""
+    known = {row.path for row in rows}
+    unknown = sorted(set(declared) - known)
+    if unknown:
+        raise InvalidInput("dataset.not_in_upload", path=unknown[0])
+    missing = [row.path for row in rows if not row.sha256 and row.path not in declared]
+    if missing:
+        raise InvalidInput("dataset.checksum_not_declared", count=len(missing), path=missing[0])
+    changed: list[str] = []
+    for row in rows:
+        sha256 = declared.get(row.path)
+        if sha256 is None or sha256 == row.sha256:
+            continue
+        if row.verified:
+            _discard(store, data_key(ds, version, row.path), row)
+            changed.append(row.path)
+        row.sha256 = sha256
+    return changed
 
 
 def _complete_parts(store: ObjectStore, key: str, row: VersionFile) -> list[PartInfo] | None:

@@ -14,6 +14,7 @@ from aicommons.datasets import exports, grants, repository, service, uploads
 from aicommons.datasets.policy import DOWNLOADABLE
 from aicommons.datasets.schemas import (
     SLUG_PATTERN,
+    CompleteRequest,
     DatasetCreate,
     DatasetOut,
     DatasetUpdate,
@@ -264,14 +265,20 @@ def complete_upload(
     store: StoreDep,
     slug: str = Slug,
     number: int = Number,
+    body: CompleteRequest | None = None,
 ) -> VersionOut:
     """Every part is stored: assemble the files and verify, scan and validate them in the background.
+
+    The body declares the sha256 of files planned without one (`{"files": {path: sha256}}`); a file
+    verified earlier whose hash is declared different has changed: the version stays `uploading`
+    with it in `mismatched_paths`.
 
     Answers 202 with the version in `validating`; poll the version until it leaves that state:
     `ready` or `blocked`, or back to `uploading` with `mismatched_paths` (files whose bytes did not
     match the manifest were discarded: plan the upload again and send only those).
     """
-    version = uploads.complete(session, store, principal, slug, number)
+    declared = body.files if body is not None else None
+    version = uploads.complete(session, store, principal, slug, number, declared)
     out = VersionOut.model_validate(version)
     session.commit()  # before the nudge, so that the worker's next cycle sees the version
     worker = getattr(request.app.state, "datasets_worker", None)

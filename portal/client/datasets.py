@@ -83,9 +83,11 @@ class DatasetsClient:
         body = UploadRequest(files=files)
         return self._json("POST", f"/datasets/{slug}/versions/{number}/uploads", UploadPlan, body)
 
-    def complete(self, slug: str, number: int) -> VersionOut:
-        """Every part is sent: the portal assembles the files and answers at once (202, `validating`)."""
-        return self._json("POST", f"/datasets/{slug}/versions/{number}/complete", VersionOut)
+    def complete(self, slug: str, number: int, declared: dict[str, str] | None = None) -> VersionOut:
+        """Every part is sent: the portal assembles the files and answers at once (202, `validating`).
+        `declared`: the sha256 of each file planned without one."""
+        path = f"/datasets/{slug}/versions/{number}/complete"
+        return self._json("POST", path, VersionOut, {"files": declared or {}})
 
     def _action(self, slug: str, number: int, action: str, body: Any = None) -> VersionOut:
         path = f"/datasets/{slug}/versions/{number}/{action}"
@@ -163,10 +165,10 @@ class DatasetsClient:
         (`resend_attempts` times at most, then `MismatchedFiles` names them). `on_state` hears
         ("validating", []) when the wait starts and ("resend", paths) before each resend.
         """
-        files = scan_folder(root, workers)
+        files = list_folder(root)  # sizes only: the files are hashed while their parts go out
         for attempt in range(resend_attempts + 1):
-            self._send(slug, number, root, files, workers, on_total, on_progress)
-            version = self.complete(slug, number)
+            version, declared = self.upload(slug, number, root, files, workers, on_total, on_progress)
+            files = [f.model_copy(update={"sha256": f.sha256 or declared[f.path]}) for f in files]
             if not wait:
                 return version
             if on_state:
@@ -177,6 +179,30 @@ class DatasetsClient:
             if attempt < resend_attempts and on_state:
                 on_state("resend", list(version.mismatched_paths))
         raise MismatchedFiles(list(version.mismatched_paths))
+
+    def upload(
+        self,
+        slug: str,
+        number: int,
+        root: Path,
+        files: list[FileIn],
+        workers: int = 4,
+        on_total: Progress | None = None,
+        on_progress: Progress | None = None,
+    ) -> tuple[VersionOut, dict[str, str]]:
+        """Plan, send the missing parts and complete; returns the version and the sha256s declared.
+
+        Files listed without a sha256 are hashed while the parts are sent, so that hashing and
+        sending share the cores instead of taking turns; their hashes go with the completion."""
+        unhashed = [f.path for f in files if f.sha256 is None]
+        pool = ThreadPoolExecutor(max_workers=max(1, workers // 2), thread_name_prefix="aicommons-hash")
+        try:
+            hashing = {path: pool.submit(file_sha256, root / path) for path in unhashed}
+            self._send(slug, number, root, files, workers, on_total, on_progress)
+            declared = {path: future.result() for path, future in hashing.items()}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return self.complete(slug, number, declared), declared
 
     def _send(
         self,
@@ -253,6 +279,16 @@ def scan_folder(root: Path, workers: int = 4) -> list[FileIn]:
         )
 
     return _run_all(entry, scan_folder_paths(root), workers)
+
+
+def list_folder(root: Path) -> list[FileIn]:
+    """Every regular file under `root` with its size, not yet hashed (see `scan_folder`)."""
+    if not root.is_dir():
+        raise ApiError(0, "client.not_a_folder", f"{root} is not a folder")
+    return [
+        FileIn(path=path.relative_to(root).as_posix(), size=path.stat().st_size)
+        for path in scan_folder_paths(root)
+    ]
 
 
 def file_sha256(path: Path) -> str:

@@ -1,17 +1,19 @@
 """Transfer benchmark: the portal's upload and download flow against the raw S3 client, same files, same run.
 
 A real portal process (uvicorn, SQLite, MinIO storage in a bucket of its own) serves the flow of
-`aicommons datasets push`: the client hashes the files (sha256, for the manifest), the portal
-issues presigned multipart URLs, the client PUTs the parts straight to MinIO `WORKERS` at a time,
-and completion makes the portal assemble the objects and answer at once (202, `validating`): that
-is the upload figure. The portal's background worker then reads every file back to verify its
-size and sha256 (and to scan and validate it); the time until the version is `ready` is reported
-separately (`verify` phase, `portal_ready_mb_s`). Downloads use the presigned GET links the portal
+`aicommons datasets push`: the client lists the files (sizes), the portal issues presigned
+multipart URLs, the client PUTs the parts straight to MinIO `WORKERS` at a time while it hashes the
+files alongside (sha256, declared with the completion), and completion makes the portal assemble
+the objects and answer at once (202, `validating`): that is the upload figure. The portal's
+background worker then reads every file back to verify its size and sha256 (and to scan and
+validate it); the time until the version is `ready` is reported separately (`verify` phase,
+`portal_ready_mb_s`). Downloads use the presigned GET links the portal
 issues, `WORKERS` files at a time, each checked against its sha256 on the client.
 
 The baseline is the `minio` SDK on the same files: `fput_object` with the same part size,
 `fget_object`, `WORKERS` files at a time. Over plain HTTP minio-py signs each part with its
-sha256, so the raw client hashes every byte too, as the portal's client does for its manifest.
+sha256, so the raw client hashes every byte too, as the portal's client does for its manifest
+(before this flow hashed alongside the sends, the separate hashing pass cost it ~0.1 of the ratio).
 Each direction runs `ROUNDS` times, alternating portal and baseline; the best round of each counts
 (the machine is shared, the best round is the least disturbed). Throughput is file bytes over wall
 time; the upload is also split into its phases.
@@ -36,8 +38,8 @@ from typing import Any
 
 from minio import Minio
 
-from aicommons.datasets.schemas import DatasetCreate
-from aicommons.portal.client.datasets import DatasetsClient, scan_folder, upload_parts
+from aicommons.datasets.schemas import DatasetCreate, FileIn
+from aicommons.portal.client.datasets import DatasetsClient, list_folder
 from aicommons.portal.client.http import AicommonsClient
 from aicommons.portal.orgs.schemas import OrgCreate
 from tests.fixtures.portal_server import serve_portal
@@ -115,15 +117,12 @@ class PortalFlow:
         """One new version pushed exactly as `DatasetsClient.push` does it; returns its number."""
         number = self.datasets.new_version("shards").number
         phases = {}
-        started = time.perf_counter()
-        manifest = scan_folder(self.files, WORKERS)
-        phases["hash"] = time.perf_counter() - started
-        plan = self.datasets.plan_upload("shards", number, manifest)
-        phases["plan"] = time.perf_counter() - started - phases["hash"]
-        by_path = {f.path: f for f in plan.files}
-        tasks = [(by_path[p.path], part) for p in plan.files for part in p.parts]
-        phases["parts"] = _timed(lambda: upload_parts(self.files, tasks, WORKERS, None))
-        phases["complete"] = _timed(lambda: self.datasets.complete("shards", number))
+        listed: list[list[FileIn]] = []
+        phases["list"] = _timed(lambda: listed.append(list_folder(self.files)))
+        # Plan, parts (hashed meanwhile), complete: `push` without its wait.
+        phases["send"] = _timed(
+            lambda: self.datasets.upload("shards", number, self.files, listed[0], WORKERS)
+        )
         # Not part of the upload figure: the background verification, until the version is ready.
         ready: list[Any] = []
         phases["verify"] = _timed(lambda: ready.append(self.datasets.wait("shards", number)))
@@ -236,7 +235,6 @@ def _report(results: dict[str, Any]) -> None:
     best, phases = results["best"], results["phases"]
     up_ratio = best["raw_upload"] / best["portal_upload"]
     down_ratio = best["raw_download"] / best["portal_download"]
-    parts_ratio = best["raw_upload"] / phases["parts"]
     total_mib = FILES * FILE_BYTES // MiB
     print(
         f"{FILES} files of {FILE_BYTES // MiB} MiB ({total_mib} MiB), "
@@ -247,7 +245,6 @@ def _report(results: dict[str, Any]) -> None:
         print(f"{direction:<9} portal {portal:7.1f} MB/s   raw S3 {raw:7.1f} MB/s   ratio {ratio:.2f}")
         if direction == "upload":
             print("  portal upload phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
-            print(f"  the parts alone against the raw S3 upload: ratio {parts_ratio:.2f}")
             ready = _mb_s(best["portal_ready"])
             print(f"  until ready (background verification included): {ready:.1f} MB/s")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
@@ -260,7 +257,6 @@ def _report(results: dict[str, Any]) -> None:
         "portal_upload_mb_s": _mb_s(best["portal_upload"]),
         "raw_upload_mb_s": _mb_s(best["raw_upload"]),
         "upload_ratio": round(up_ratio, 2),
-        "parts_only_ratio": round(parts_ratio, 2),
         "upload_phases_s": {k: round(v, 2) for k, v in phases.items()},
         "portal_ready_mb_s": _mb_s(best["portal_ready"]),
         "load_average": round(os.getloadavg()[0], 1),
