@@ -78,17 +78,6 @@ def renew(session: Session, owner: str, version_ids: list[str], until: datetime)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def release(session_factory: sessionmaker[Session], version_id: str, owner: str) -> None:
-    """Give a lease back (after a failed pass) so that the next cycle, of any replica, retries."""
-    with transaction(session_factory) as session:
-        session.execute(
-            update(DatasetVersion)
-            .where(DatasetVersion.id == version_id, DatasetVersion.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
-
-
 def _hold(session: Session, version_id: str, owner: str) -> DatasetVersion | None:
     """The version, write-locked for this transaction, if `owner` still leases it in `validating`.
 

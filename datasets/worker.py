@@ -110,11 +110,14 @@ class DatasetWorker:
             state = processing.process(self.session_factory, self.store(), version_id, self.owner)
             log.info("dataset version %s processed: %s", version_id, state or "lease lost")
         except Exception:
-            log.exception("processing dataset version %s failed; it will be retried", version_id)
-            try:
-                processing.release(self.session_factory, version_id, self.owner)
-            except Exception:
-                log.exception("releasing dataset version %s failed; its lease will expire", version_id)
+            # The lease is kept, not released: it expires in `datasets_lease_s` (the heartbeat no
+            # longer renews it) and any replica retries then. Released at once, the same cycle would
+            # claim the version again and spin on a fault that persists (an unreadable object).
+            log.exception(
+                "processing dataset version %s failed; retried when its lease expires (%.0f s)",
+                version_id,
+                self.settings.datasets_lease_s,
+            )
         finally:
             with self._held_lock:
                 self._held.discard(version_id)

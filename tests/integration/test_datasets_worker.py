@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from aicommons.datasets import processing, repository
 from aicommons.datasets.models import Dataset, DatasetVersion
-from aicommons.datasets.storage import ObjectStore, S3Store
+from aicommons.datasets.storage import ObjectStore, S3Store, version_prefix
 from aicommons.datasets.worker import DatasetWorker
 from aicommons.portal.audit.models import AuditRecord
 from aicommons.portal.client.datasets import DatasetsClient, MismatchedFiles
@@ -377,3 +377,37 @@ def test_sqlite_portal_keeps_answering_writes_while_a_version_is_read(
     finally:
         gated.gate.set()
     _wait_for(lambda: _version(portal, version_id).state == "ready")
+
+
+@SQLITE_ONLY
+def test_a_pass_that_fails_is_retried_after_its_lease_not_in_a_loop(
+    portal: Portal, client_for: Callable[..., TestClient]
+) -> None:
+    """An object the store cannot read (here a folder where the file was) makes every pass fail:
+    the cycle returns, the lease is kept (a back-off of `datasets_lease_s`), and once it has expired
+    any worker tries again."""
+    portal.settings.datasets_lease_s = 60.0
+    bob = client_for("bob")
+    assert bob.post(f"{API}/datasets", json=dataset_body()).status_code == 201
+    version_id = _completed(bob, {"train.csv": CSV_CLEAN})
+    with transaction(portal.sessionmaker) as session:
+        version = session.get(DatasetVersion, version_id)
+        assert version is not None
+        ds = session.get(Dataset, version.dataset_id)
+        assert ds is not None
+        key = f"{version_prefix(ds.id, version.number)}/data/train.csv"
+    stored = app_store(portal.app)._path(key)  # type: ignore[attr-defined]  # the local store's file
+    stored.unlink()
+    stored.mkdir()
+    now = utcnow()
+    first = DatasetWorker(
+        portal.sessionmaker, lambda: app_store(portal.app), portal.settings, "w-a", lambda: now
+    )
+    cycle = threading.Thread(target=first.run_once, daemon=True)
+    cycle.start()
+    cycle.join(timeout=20)
+    assert not cycle.is_alive(), "the cycle kept claiming the failing version"
+    version = _version(portal, version_id)
+    assert version.state == "validating" and version.lease_owner == "w-a"
+    assert _claim(portal, "w-b", at=now + timedelta(seconds=30)) == []  # still held: backing off
+    assert _claim(portal, "w-b", at=now + timedelta(seconds=61)) == [version_id]  # expired: retried
