@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from aicommons.portal.core.db import transaction
+from aicommons.portal.core.loops import BackgroundLoop
 from aicommons.portal.core.settings import Settings
 from aicommons.portal.core.time import utcnow
 
@@ -35,7 +36,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-class DatasetWorker:
+class DatasetWorker(BackgroundLoop):
+    name = "aicommons-datasets"
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],
@@ -44,6 +47,7 @@ class DatasetWorker:
         owner: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__()
         self.session_factory = session_factory
         self.store = store  # resolved on use: a store that is down must not stop the portal starting
         self.settings = settings
@@ -52,29 +56,16 @@ class DatasetWorker:
         self._held: set[str] = set()
         self._held_lock = threading.Lock()
         self._next_sweep = 0.0  # monotonic time; the first cycle sweeps
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
-    def start(self) -> None:
-        if self._threads:
-            return
-        self._stop.clear()
-        for name, target in (("aicommons-datasets", self._run), ("aicommons-datasets-heartbeat", self._beat)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    def cycle(self) -> bool:
+        self.run_once()
+        return False  # run_once works until nothing waits: the next cycle is a period away
 
-    def nudge(self) -> None:
-        """Run the next cycle now (an upload was completed)."""
-        self._wake.set()
+    def period_s(self) -> float:
+        return self.settings.datasets_worker_period_s
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout_s)
-        self._threads.clear()
+    def heartbeat_interval_s(self) -> float:
+        return max(0.5, self.settings.datasets_lease_s / 3)
 
     @property
     def held(self) -> list[str]:
@@ -87,7 +78,7 @@ class DatasetWorker:
         """Sweep if due, then process versions one by one while any is waiting; the ids processed."""
         self._sweep_if_due()
         done: list[str] = []
-        while not self._stop.is_set():
+        while not self.stopping:
             version_id = self._claim_one()
             if version_id is None:
                 break
@@ -141,22 +132,3 @@ class DatasetWorker:
         until = self.clock() + timedelta(seconds=self.settings.datasets_lease_s)
         with transaction(self.session_factory) as session:
             return processing.renew(session, self.owner, held, until)
-
-    # --- threads ------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("datasets worker cycle failed; retrying")
-            self._wake.wait(self.settings.datasets_worker_period_s)
-            self._wake.clear()
-
-    def _beat(self) -> None:
-        interval = max(0.5, self.settings.datasets_lease_s / 3)
-        while not self._stop.wait(interval):
-            try:
-                self.heartbeat()
-            except Exception:
-                log.exception("datasets worker heartbeat failed")

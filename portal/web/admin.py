@@ -23,12 +23,11 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    form_refusal,
     parse_form,
     redirect,
     render,
     require_admin_page,
-    status_of,
     success,
 )
 
@@ -84,9 +83,9 @@ def create_user(
         data = parse_form(UserCreate, USER_LABELS, page.lang, **values)
         user = auth_service.create_user(session, page.principal, data)
     except AppError as error:
-        session.rollback()
+        refused = form_refusal(page, session, error)
         form = {**values, "password": ""}
-        return _users_page(page, session, status_of(error), error=error_message(error, page.lang), form=form)
+        return _users_page(page, session, **refused, form=form)
     return redirect(page, "/admin/users", success("web.admin.users.created", username=user.username))
 
 
@@ -123,8 +122,8 @@ def create_org(
         data = parse_form(OrgCreate, ORG_LABELS, page.lang, **values)
         org = orgs_service.create(session, page.principal, data)
     except AppError as error:
-        session.rollback()
-        return _orgs_page(page, session, status_of(error), error=error_message(error, page.lang), form=values)
+        refused = form_refusal(page, session, error)
+        return _orgs_page(page, session, **refused, form=values)
     return redirect(page, f"/orgs/{org.slug}", success("web.admin.orgs.created", slug=org.slug))
 
 

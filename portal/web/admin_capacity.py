@@ -26,12 +26,12 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    blank,
+    form_refusal,
     parse_form,
     redirect,
     render,
     require_admin_page,
-    status_of,
     success,
 )
 
@@ -52,11 +52,6 @@ QUOTA_LABELS = {
     "lend_limit_gpus": "web.admin.quotas.lend",
     "reason": "web.quota.reason",
 }
-
-
-def _blank(value: str) -> str | None:
-    value = value.strip()
-    return value or None
 
 
 # --- flavours -------------------------------------------------------------------------------
@@ -90,17 +85,16 @@ def create_flavour(
     require_admin_page(page)
     assert page.principal is not None
     form = {"name": name, "pool": pool, "capacity_gpus": capacity_gpus, "description": description}
-    values: dict[str, Any] = {"name": name.strip(), "capacity_gpus": _blank(capacity_gpus)}
-    if _blank(pool):
+    values: dict[str, Any] = {"name": name.strip(), "capacity_gpus": blank(capacity_gpus)}
+    if blank(pool):
         values["pool"] = pool.strip()  # left empty: the schema's default pool
-    values["description"] = _blank(description)
+    values["description"] = blank(description)
     try:
         data = parse_form(FlavourCreate, FLAVOUR_LABELS, page.lang, **values)
         created = flavours.create(session, page.principal, data)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
-        return _flavours_page(page, session, status_of(error), error=message, form=form)
+        refused = form_refusal(page, session, error)
+        return _flavours_page(page, session, **refused, form=form)
     return redirect(page, "/admin/flavours", success("web.admin.flavours.created", name=created.name))
 
 
@@ -111,18 +105,15 @@ def change_capacity(
     require_admin_page(page)
     assert page.principal is not None
     try:
-        data = parse_form(FlavourUpdate, FLAVOUR_LABELS, page.lang, capacity_gpus=_blank(capacity_gpus))
+        data = parse_form(FlavourUpdate, FLAVOUR_LABELS, page.lang, capacity_gpus=blank(capacity_gpus))
         if data.capacity_gpus is None:
             # An empty field would change nothing; say so rather than pretend it was saved.
             raise InvalidInput("web.form.invalid", fields=page.t(FLAVOUR_LABELS["capacity_gpus"]))
         updated = flavours.update(session, page.principal, name[:64], data)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        message = error_message(error, page.lang)
+        refused = form_refusal(page, session, error, not_found_page=True)
         forms = {name: capacity_gpus}
-        return _flavours_page(page, session, status_of(error), error=message, capacity_forms=forms)
+        return _flavours_page(page, session, **refused, capacity_forms=forms)
     flash = success("web.admin.flavours.updated", name=updated.name, capacity=updated.capacity_gpus)
     return redirect(page, "/admin/flavours", flash)
 
@@ -182,16 +173,15 @@ def set_quota(
             page.lang,
             org=org.strip(),
             flavour=flavour.strip(),
-            guaranteed_gpus=_blank(guaranteed_gpus),
-            borrow_limit_gpus=_blank(borrow_limit_gpus) or 0,
-            lend_limit_gpus=_blank(lend_limit_gpus) or 0,
-            reason=_blank(reason),
+            guaranteed_gpus=blank(guaranteed_gpus),
+            borrow_limit_gpus=blank(borrow_limit_gpus) or 0,
+            lend_limit_gpus=blank(lend_limit_gpus) or 0,
+            reason=blank(reason),
         )
         org_id = orgs_service.get(session, page.principal, data.org).id
         quotas.set_quota(session, page.principal, org_id, data)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
-        return _quotas_page(page, session, status_of(error), error=message, form=form)
+        refused = form_refusal(page, session, error)
+        return _quotas_page(page, session, **refused, form=form)
     flash = success("web.admin.quotas.saved", org=data.org, flavour=data.flavour)
     return redirect(page, "/admin/quotas", flash)

@@ -44,6 +44,7 @@ from .rendering import (
     SignedInPageDep,
     WebRoute,
     error_message,
+    form_refusal,
     parse_form,
     redirect,
     render,
@@ -174,8 +175,8 @@ def create_dataset(
         org_id = _org_id(page, session, data.org)
         created = service.create(session, page.principal, org_id, data)
     except AppError as error:
-        session.rollback()
-        return _new_page(page, session, form, status_of(error), error=error_message(error, page.lang))
+        refused = form_refusal(page, session, error)
+        return _new_page(page, session, form, **refused)
     flash = success("web.datasets.new.created", slug=created.slug)
     return redirect(page, f"/datasets/{created.slug}/versions/new", flash)
 
@@ -328,11 +329,8 @@ def override_block(
         data = parse_form(OverrideRequest, labels, page.lang, justification=justification.strip())
         service.override(session, page.principal, slug, number, data.justification)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
-        return version_page(
-            page, session, slug, number, status_of(error), error=message, justification=justification
-        )
+        refused = form_refusal(page, session, error)
+        return version_page(page, session, slug, number, **refused, justification=justification)
     return redirect(page, f"/datasets/{slug}/versions/{number}", success("web.datasets.override.done"))
 
 
@@ -343,8 +341,6 @@ def publish_version(page: SignedInPageDep, session: SessionDep, slug: str, numbe
     try:
         service.publish(session, page.principal, slug, number)
     except AppError as error:
-        session.rollback()
-        return version_page(
-            page, session, slug, number, status_of(error), error=error_message(error, page.lang)
-        )
+        refused = form_refusal(page, session, error)
+        return version_page(page, session, slug, number, **refused)
     return redirect(page, f"/datasets/{slug}", success("web.datasets.publish.done", number=number))

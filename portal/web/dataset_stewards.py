@@ -32,11 +32,10 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    form_refusal,
     parse_form,
     redirect,
     render,
-    status_of,
     success,
 )
 
@@ -130,11 +129,8 @@ def _decide(page: Page, session: Session, slug: str, grant_id: str, action: str,
         else:
             grants.decide(session, page.principal, slug, grant_id[:36], action == "approve", data.reason)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        message = error_message(error, page.lang)
-        return _requests_page(page, session, status_of(error), error=message, forms={grant_id: reason})
+        refused = form_refusal(page, session, error, not_found_page=True)
+        return _requests_page(page, session, **refused, forms={grant_id: reason})
     done = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}[action]
     flash = success(f"web.datasets.requests.{done}", slug=slug)
     return redirect(page, "/datasets/requests", flash)

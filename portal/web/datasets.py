@@ -42,11 +42,10 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    form_refusal,
     parse_form,
     redirect,
     render,
-    status_of,
     success,
 )
 
@@ -317,8 +316,8 @@ def download_links(
             grants.accept_licence(session, page.principal, slug)
         links = grants.download_links(session, store, page.settings, page.principal, slug, int(version))
     except AppError as error:
-        session.rollback()
-        return dataset_page(page, session, slug, status_of(error), error=error_message(error, page.lang))
+        refused = form_refusal(page, session, error)
+        return dataset_page(page, session, slug, **refused)
     # Rendered rather than redirected: the links are short-lived and each issue is audited.
     return dataset_page(page, session, slug, links=links)
 
@@ -347,9 +346,8 @@ def request_access(
         org_id = orgs_service.get(session, page.principal, data.org).id
         grants.request_access(session, page.principal, slug, org_id, data)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
-        return dataset_page(page, session, slug, status_of(error), error=message, request_form=form)
+        refused = form_refusal(page, session, error)
+        return dataset_page(page, session, slug, **refused, request_form=form)
     flash = success("web.datasets.access.requested", org=data.org)
     return redirect(page, f"/datasets/{slug}#access-heading", flash)
 

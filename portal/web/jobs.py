@@ -49,11 +49,10 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    form_refusal,
     parse_form,
     redirect,
     render,
-    status_of,
     success,
 )
 
@@ -344,10 +343,9 @@ def submit_job(
         # Committed before the nudge, so that the loop's next cycle sees the job.
         session.commit()
     except AppError as error:
-        session.rollback()
+        refused = form_refusal(page, session, error)
         reattach = workdir is not None and bool(workdir.filename)
-        message = error_message(error, page.lang)
-        return _new_page(page, session, form, status_of(error), error=message, reattach=reattach)
+        return _new_page(page, session, form, **refused, reattach=reattach)
     _nudge(page.request)
     return redirect(page, f"/jobs/{job.id}", success("web.jobs.submitted", name=job.name))
 
@@ -433,10 +431,8 @@ def cancel_job(page: SignedInPageDep, session: SessionDep, job_id: str = JobId) 
         job = service.cancel(session, page.principal, job_id)
         session.commit()
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        return _job_page(page, session, job_id, status_of(error), error=error_message(error, page.lang))
+        refused = form_refusal(page, session, error, not_found_page=True)
+        return _job_page(page, session, job_id, **refused)
     _nudge(page.request)
     code = "web.jobs.cancelled" if job.state == JobState.CANCELLED.value else "web.jobs.cancel_requested"
     return redirect(page, f"/jobs/{job.id}", success(code, name=job.name))

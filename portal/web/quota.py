@@ -35,12 +35,12 @@ from .rendering import (
     Page,
     SignedInPageDep,
     WebRoute,
-    error_message,
+    blank,
+    form_refusal,
     parse_form,
     redirect,
     render,
     require_admin_page,
-    status_of,
     success,
 )
 
@@ -66,11 +66,6 @@ BOOKING_LABELS = {
     "purpose": "web.quota.purpose",
     "reason": "web.quota.reason",
 }
-
-
-def _blank(value: str) -> str | None:
-    value = value.strip()
-    return value or None
 
 
 def _org_slugs(session: Session) -> dict[str, str]:
@@ -168,19 +163,17 @@ def request_allocation(
             ALLOCATION_LABELS,
             page.lang,
             org=org.strip(),
-            flavour=_blank(flavour),
-            gpu_hours=_blank(gpu_hours),
-            valid_from=_blank(valid_from),
-            valid_until=_blank(valid_until),
+            flavour=blank(flavour),
+            gpu_hours=blank(gpu_hours),
+            valid_from=blank(valid_from),
+            valid_until=blank(valid_until),
             purpose=purpose.strip(),
         )
         org_id = orgs_service.get(session, page.principal, data.org).id
         created = allocations.request(session, page.principal, org_id, data)
     except AppError as error:
-        session.rollback()
-        return _quota_page(
-            page, session, None, status_of(error), error=error_message(error, page.lang), form=form
-        )
+        refused = form_refusal(page, session, error)
+        return _quota_page(page, session, None, **refused, form=form)
     hours = round(created.requested_gpu_seconds / 3600, 4)
     return redirect(page, "/quota", success("web.quota.requested", hours=hours, org=data.org))
 
@@ -206,17 +199,16 @@ def request_booking(
             page.lang,
             org=org.strip(),
             flavour=flavour.strip(),
-            gpus=_blank(gpus),
-            starts_at=_blank(starts_at),
-            ends_at=_blank(ends_at),
-            purpose=_blank(purpose),
+            gpus=blank(gpus),
+            starts_at=blank(starts_at),
+            ends_at=blank(ends_at),
+            purpose=blank(purpose),
         )
         org_id = orgs_service.get(session, page.principal, data.org).id
         booking = bookings.request(session, page.principal, page.settings, org_id, data)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
-        return _quota_page(page, session, None, status_of(error), error=message, booking_form=form)
+        refused = form_refusal(page, session, error)
+        return _quota_page(page, session, None, **refused, booking_form=form)
     code = "web.quota.booking_confirmed" if booking.status == "confirmed" else "web.quota.booking_requested"
     return redirect(page, "/quota", success(code, gpus=booking.gpus, flavour=data.flavour))
 
@@ -227,13 +219,11 @@ def cancel_booking(
 ) -> Response:
     assert page.principal is not None
     try:
-        data = parse_form(BookingDecision, BOOKING_LABELS, page.lang, reason=_blank(reason))
+        data = parse_form(BookingDecision, BOOKING_LABELS, page.lang, reason=blank(reason))
         bookings.cancel(session, page.principal, booking_id[:36], data)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        return _quota_page(page, session, None, status_of(error), error=error_message(error, page.lang))
+        refused = form_refusal(page, session, error, not_found_page=True)
+        return _quota_page(page, session, None, **refused)
     return redirect(page, "/quota", success("web.quota.booking_cancelled"))
 
 
@@ -272,18 +262,15 @@ def approve_allocation(
             AllocationApprove,
             ALLOCATION_LABELS,
             page.lang,
-            gpu_hours=_blank(gpu_hours),
-            valid_from=_blank(valid_from),
-            valid_until=_blank(valid_until),
-            reason=_blank(reason),
+            gpu_hours=blank(gpu_hours),
+            valid_from=blank(valid_from),
+            valid_until=blank(valid_until),
+            reason=blank(reason),
         )
         approved = allocations.approve(session, page.principal, page.settings, allocation_id[:36], data)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        message = error_message(error, page.lang)
-        return _pending_page(page, session, status_of(error), error=message, forms={allocation_id: form})
+        refused = form_refusal(page, session, error, not_found_page=True)
+        return _pending_page(page, session, **refused, forms={allocation_id: form})
     hours = round((approved.granted_gpu_seconds or 0) / 3600, 4)
     return redirect(page, "/admin/allocations", success("web.admin.allocations.approved", hours=hours))
 
@@ -298,12 +285,9 @@ def reject_allocation(
         data = parse_form(AllocationReject, ALLOCATION_LABELS, page.lang, reason=reason.strip())
         allocations.reject(session, page.principal, page.settings, allocation_id[:36], data)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
-        message = error_message(error, page.lang)
+        refused = form_refusal(page, session, error, not_found_page=True)
         forms = {allocation_id: {"reject_reason": reason}}
-        return _pending_page(page, session, status_of(error), error=message, forms=forms)
+        return _pending_page(page, session, **refused, forms=forms)
     return redirect(page, "/admin/allocations", success("web.admin.allocations.rejected"))
 
 

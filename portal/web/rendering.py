@@ -222,6 +222,24 @@ def status_of(error: AppError) -> int:
     return STATUS_BY_KIND.get(error.kind, 400)
 
 
+def form_refusal(
+    page: Page, session: Session, error: AppError, not_found_page: bool = False
+) -> dict[str, Any]:
+    """A service refused what a form sent: undo whatever it wrote, and give the page to render again
+    its `status` and `error` (the message in the page's language). With `not_found_page`, a missing
+    object is not the form's fault: the error page answers instead."""
+    session.rollback()
+    if not_found_page and error.kind == "not_found":
+        raise error
+    return {"status": status_of(error), "error": error_message(error, page.lang)}
+
+
+def blank(value: str) -> str | None:
+    """A form field left empty is absent, so that the schema's default or its "required" applies."""
+    value = value.strip()
+    return value or None
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

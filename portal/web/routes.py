@@ -32,6 +32,7 @@ from .rendering import (
     SignedInPageDep,
     WebRoute,
     error_message,
+    form_refusal,
     is_htmx,
     parse_form,
     redirect,
@@ -90,15 +91,14 @@ def login(
     try:
         issued = auth_service.login(session, page.settings, username.strip(), password)
     except AppError as error:
-        session.rollback()
-        message = error_message(error, page.lang)
+        refused = form_refusal(page, session, error)
         return render(
             page,
             "login.html",
-            status_of(error),
+            refused["status"],
             next=safe_next(next),
             username=username,
-            error=message,
+            error=refused["error"],
             **_sign_in_options(page),
         )
     response = redirect(page, safe_next(next))
@@ -186,12 +186,9 @@ def add_member(
         data = parse_form(MemberAdd, MEMBER_LABELS, page.lang, username=username.strip(), role=role)
         added = orgs_service.add_member(session, page.principal, slug, data)
     except AppError as error:
-        session.rollback()
-        if error.kind == "not_found":
-            raise
+        refused = form_refusal(page, session, error, not_found_page=True)
         form = {"username": username, "role": role}
-        message = error_message(error, page.lang)
-        return _org_page(page, session, slug, status_of(error), error=message, form=form)
+        return _org_page(page, session, slug, **refused, form=form)
     flash = success("web.org.member_added", username=added.username, role=page.t(f"web.role.{added.role}"))
     return redirect(page, f"/orgs/{slug}", flash)
 
@@ -245,9 +242,9 @@ def create_token(
         )
         created = auth_service.create_api_token(session, page.settings, page.principal, data)
     except AppError as error:
-        session.rollback()
+        refused = form_refusal(page, session, error)
         form = {"name": name, "expires_in_days": expires_in_days}
-        return _tokens_page(page, session, status_of(error), error=error_message(error, page.lang), form=form)
+        return _tokens_page(page, session, **refused, form=form)
     # Post/redirect/get, so that reloading cannot create a second token: the secret crosses the
     # redirect in a short-lived HttpOnly cookie that the next page shows once and deletes.
     response = redirect(page, "/tokens", success("web.tokens.created", name=created.record.name))

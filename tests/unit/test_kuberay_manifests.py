@@ -15,6 +15,7 @@ from aicommons.scheduler.launchers import kuberay_manifests as m
 from aicommons.scheduler.launchers import registry
 from aicommons.scheduler.launchers.base import LauncherError, LaunchPhase, LaunchSpec
 from aicommons.scheduler.launchers.kuberay_workdir import presign
+from tests.unit.launch_specs import launch_spec
 
 pytestmark = pytest.mark.unit
 
@@ -31,18 +32,8 @@ FLAVOURS = m.parse_flavours(
         "cpu": {},
     }
 )
-SPEC = LaunchSpec(
-    job_id="0f6c1d2e-aaaa-bbbb-cccc-123456789abc",
-    entrypoint="python train.py --epochs 2",
-    working_dir=Path("/data/archives/abc.zip"),
-    pip=("numpy==2.*",),
-    env={"AICOMMONS_JOB_ID": "0f6c1d2e-aaaa-bbbb-cccc-123456789abc", "MLFLOW_WORKSPACE": "acme"},
-    flavour="H100-80G",
-    gpus_per_worker=2,
-    workers=3,
-    cpus=1.5,
-    memory_bytes=2 * 1024**3,
-    time_limit_s=3600,
+SPEC = launch_spec(
+    "0f6c1d2e-aaaa-bbbb-cccc-123456789abc",
     org="org-1",
     org_quota_gpus={"H100-80G": 8, "A100-40G": 4, "Ascend-910B": 16, "cpu": 0},
 )

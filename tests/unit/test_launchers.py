@@ -8,7 +8,6 @@ import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from aicommons.portal.core.i18n import translate
 from aicommons.portal.core.settings import Settings
 from aicommons.scheduler.launchers import ray_processes, registry
-from aicommons.scheduler.launchers.base import LauncherError, LaunchPhase, LaunchSpec
+from aicommons.scheduler.launchers.base import LauncherError, LaunchPhase
 from aicommons.scheduler.launchers.local_ray import (
     LocalRayLauncher,
     _short,
@@ -24,22 +23,11 @@ from aicommons.scheduler.launchers.local_ray import (
     ray_stop_wait_s,
     submission,
 )
+from tests.unit.launch_specs import launch_spec
 
 pytestmark = pytest.mark.unit
 
-SPEC = LaunchSpec(
-    job_id="job-1",
-    entrypoint="python train.py --epochs 2",
-    working_dir=Path("/data/archives/abc.zip"),
-    pip=("numpy==2.*",),
-    env={"AICOMMONS_JOB_ID": "job-1", "MLFLOW_WORKSPACE": "acme"},
-    flavour="H100-80G",
-    gpus_per_worker=2,
-    workers=3,
-    cpus=1.5,
-    memory_bytes=2 * 1024**3,
-    time_limit_s=3600,
-)
+SPEC = launch_spec()
 
 
 def test_submission_reserves_the_whole_gang_of_the_flavour() -> None:
