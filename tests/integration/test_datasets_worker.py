@@ -26,6 +26,7 @@ from aicommons.datasets.models import Dataset, DatasetVersion
 from aicommons.datasets.storage import ObjectStore, S3Store, version_prefix
 from aicommons.datasets.worker import DatasetWorker
 from aicommons.portal.audit.models import AuditRecord
+from aicommons.portal.client import datasets as client_datasets
 from aicommons.portal.client.datasets import DatasetsClient, MismatchedFiles
 from aicommons.portal.client.http import AicommonsClient
 from aicommons.portal.core.db import transaction
@@ -134,6 +135,32 @@ def test_the_worker_decides_a_completed_upload_by_itself_on_minio(
     assert audit.actor_id is None and audit.data["state"] == "ready"
 
 
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """`push` hashes files while their parts are sent. A test that changes a file under a push waits
+    until that file has been hashed, so that what is declared is the bytes before the change and
+    what is sent the bytes after it, every time (the client's own hashing, only observed)."""
+    events: dict[str, threading.Event] = {}
+    lock = threading.Lock()
+    real = client_datasets.file_sha256
+
+    def event(name: str) -> threading.Event:
+        with lock:
+            return events.setdefault(name, threading.Event())
+
+    def observed(path: Path) -> str:
+        digest = real(path)
+        event(path.name).set()
+        return digest
+
+    monkeypatch.setattr(client_datasets, "file_sha256", observed)
+
+    def wait(name: str) -> None:
+        assert event(name).wait(30), f"{name} was never hashed"
+
+    return wait
+
+
 @SQLITE_ONLY
 @pytest.mark.minio
 def test_a_mismatch_found_in_the_background_is_sent_again_by_push(
@@ -141,6 +168,7 @@ def test_a_mismatch_found_in_the_background_is_sent_again_by_push(
     s3_store: S3Store,  # noqa: F811
     live_worker: Callable[..., DatasetWorker],
     tmp_path: Path,
+    hashed: Callable[[str], None],
 ) -> None:
     live_worker(s3_store)
     bob = portal.client("bob")
@@ -154,8 +182,9 @@ def test_a_mismatch_found_in_the_background_is_sent_again_by_push(
     client = _in_process_client(portal, bob)
     events: list[tuple[str, list[str]]] = []
 
-    def on_total(_: int) -> None:  # after hashing, before the first parts leave: the file changes
+    def on_total(_: int) -> None:  # hashed, before the first parts leave: the file changes
         if not events:
+            hashed("a.bin")
             (source / "a.bin").write_bytes(b"X" * len(good))
 
     def on_state(state: str, paths: list[str]) -> None:
@@ -180,6 +209,7 @@ def test_push_names_the_files_that_never_match(
     s3_store: S3Store,  # noqa: F811
     live_worker: Callable[..., DatasetWorker],
     tmp_path: Path,
+    hashed: Callable[[str], None],
 ) -> None:
     live_worker(s3_store)
     bob = portal.client("bob")
@@ -191,6 +221,7 @@ def test_push_names_the_files_that_never_match(
     states: list[str] = []
 
     def keep_changing(_: int) -> None:
+        hashed("moving.txt")
         (source / "moving.txt").write_bytes(b"other words")  # same size, other bytes, every time
 
     with pytest.raises(MismatchedFiles) as failed:
