@@ -13,13 +13,10 @@ Run: .venv/bin/python -m tests.bench.bench_ledger   (needs `bash infra/services.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -29,6 +26,7 @@ from aicommons.portal.core.db import make_engine, make_sessionmaker, transaction
 from aicommons.portal.core.principal import Principal
 from aicommons.portal.server import migrate
 from aicommons.scheduler import allocations, ledger
+from tests.bench.services_env import postgres_url
 
 WRITERS = 50
 BASELINE_DEBITS = 1000
@@ -45,16 +43,7 @@ ADMIN = Principal(user_id="bench", username="bench", is_admin=True)
 
 
 def _base_url() -> str:
-    url = os.environ.get("AICOMMONS_TEST_DATABASE_URL")
-    if not url:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["bash", str(root / "infra/services.sh"), "env"], capture_output=True, text=True)
-        for line in out.stdout.splitlines():
-            if line.startswith("export AICOMMONS_TEST_DATABASE_URL="):
-                url = line.split("=", 1)[1].strip("'\"")
-    if not url:
-        raise SystemExit("no PostgreSQL: run `bash infra/services.sh up`")
-    return url
+    return postgres_url()
 
 
 def _seed_throughput_orgs(engine: Engine) -> tuple[list[str], str]:

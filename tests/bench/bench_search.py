@@ -17,7 +17,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +47,7 @@ from aicommons.datasets.models import Dataset
 from aicommons.portal.core.db import make_engine
 from aicommons.portal.core.principal import Principal
 from aicommons.portal.server import migrate
+from tests.bench.services_env import postgres_url
 
 DATASETS = 100_000
 ORGS = 200
@@ -203,16 +203,7 @@ LIKE_EVERY = 4  # the baseline runs every 4th query: each takes seconds
 
 
 def _base_url() -> str:
-    url = os.environ.get("AICOMMONS_TEST_DATABASE_URL")
-    if not url:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["bash", str(root / "infra/services.sh"), "env"], capture_output=True, text=True)
-        for line in out.stdout.splitlines():
-            if line.startswith("export AICOMMONS_TEST_DATABASE_URL="):
-                url = line.split("=", 1)[1].strip("'\"")
-    if not url:
-        raise SystemExit("no PostgreSQL: run `bash infra/services.sh up`")
-    return url
+    return postgres_url()
 
 
 def _dataset_row(rng: random.Random, i: int) -> dict[str, Any]:

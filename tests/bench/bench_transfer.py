@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -42,6 +41,7 @@ from aicommons.datasets.schemas import DatasetCreate, FileIn
 from aicommons.portal.client.datasets import DatasetsClient, list_folder
 from aicommons.portal.client.http import AicommonsClient
 from aicommons.portal.orgs.schemas import OrgCreate
+from tests.bench.services_env import services_env
 from tests.fixtures.portal_server import serve_portal
 
 MiB = 1024 * 1024
@@ -60,17 +60,7 @@ def _services_env() -> dict[str, str]:
         "AICOMMONS_S3_SECRET_KEY",
         "AICOMMONS_S3_REGION",
     )
-    env = {k: os.environ[k] for k in keys if k in os.environ}
-    if len(env) < len(keys):
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["bash", str(root / "infra/services.sh"), "env"], capture_output=True, text=True)
-        for line in out.stdout.splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            if name in keys:
-                env[name] = value.strip("'\"")
-    if len(env) < len(keys):
-        raise SystemExit("no MinIO: run `bash infra/services.sh up`")
-    return env
+    return services_env(*keys, missing="no MinIO: run `bash infra/services.sh up`")
 
 
 def _make_files(folder: Path) -> None:
