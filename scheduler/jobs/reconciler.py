@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -83,26 +83,40 @@ class Reconciler:
         return report
 
     def admit(self, report: CycleReport | None = None) -> CycleResult | None:
-        """One admission cycle, if no other replica is running one right now."""
+        """One admission cycle, if no other replica is running one right now.
+
+        The decisions commit first, computed without explanations; then the same snapshot is planned
+        again with them (the policy is deterministic: the same decisions) and why each other job
+        waits is written in a second transaction. Admitted jobs do not wait for thousands of
+        explanation rows, and the admission transaction stays short."""
         report = report or CycleReport()
         with self.sessions() as session:
             if repository.lock_singleton(session, "admission") is None:
                 return None
             now = self.clock()
             snap, jobs = snapshot.build(session, self.settings, now)
-            result = plan_cycle(snap, self.config)
-            for job_id in result.admit:
+            decided = plan_cycle(snap, replace(self.config, explain=False, eta_horizon_jobs=0))
+            for job_id in decided.admit:
                 job = repository.job(session, job_id, lock=True)
                 if job is not None and job.state == JobState.QUEUED.value:
                     session.add(transition(job, JobState.ADMITTED, now))
                     report.admitted.append(job_id)
-            for job_id in result.preempt:
+            for job_id in decided.preempt:
                 job = jobs[job_id]
                 if job.stop_requested is None:
                     job.stop_requested = "preempt"
                     report.preempted.append(job_id)
-            for job_id, wait in result.waiting.items():
-                _explain(jobs[job_id], wait)
+            session.commit()
+        if not self.config.explain:
+            return decided
+        result = plan_cycle(snap, self.config)
+        with self.sessions() as session:
+            if repository.lock_singleton(session, "admission") is None:
+                return result  # another replica's cycle is explaining a newer state
+            for job in repository.jobs_in_states(session, [JobState.QUEUED.value]):
+                wait = result.waiting.get(job.id)
+                if wait is not None:
+                    _explain(job, wait)
             session.commit()
         return result
 

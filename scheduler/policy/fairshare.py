@@ -29,7 +29,7 @@ job), so that a cycle that can stop early does not pay for ordering the whole qu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush, heapreplace
 
 from .cluster import OrgQuota, QueuedJob
@@ -109,15 +109,25 @@ class FairMerge:
     def park(self, org: str) -> None:
         self._parking.add(org)
 
-    def resume(self) -> None:
-        self._parking.clear()
-        for entry in self._parked.values():
+    def resume(self, orgs: Iterable[str] | None = None) -> None:
+        """Put back the given parked organisations (all of them by default)."""
+        if orgs is None:
+            self._parking.clear()
+            back = list(self._parked.values())
+            self._parked.clear()
+        else:
+            back = []
+            for org in orgs:
+                self._parking.discard(org)
+                entry = self._parked.pop(org, None)
+                if entry is not None:
+                    back.append(entry)
+        for entry in back:
             following: _Entry | None = entry
             while following is not None and self._last is not None and following[:4] < self._last:
                 following = self._following(following)
             if following is not None:
                 heappush(self._heap, following)
-        self._parked.clear()
 
 
 def fair_order(

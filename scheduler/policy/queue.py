@@ -1,11 +1,12 @@
 """Queued jobs indexed the way an admission cycle reads them.
 
 Per flavour: each organisation's jobs in its own order (priority, then ``queued_at``, then ``id``),
-all jobs in arrival order (FIFO), the GPUs each organisation has queued (its demand) and the job
-sizes present. A cycle builds this from a plain sequence in O(queue log queue); a caller that keeps a
-``QueueIndex`` up to date between cycles (the simulator) passes it as ``ClusterSnapshot.queued``,
-and a cycle then reads only the jobs it needs: with the fair-share merge (fairshare.py) a flavour
-that is full costs O(organisations), not O(queue).
+all jobs in arrival order (FIFO), the GPUs each organisation has queued (its demand), and the
+smallest job and shortest time limit of each organisation and of the flavour. A cycle builds this
+from a plain sequence in O(queue log queue); a caller that keeps a ``QueueIndex`` up to date between
+cycles (the simulator) passes it as ``ClusterSnapshot.queued``, and a cycle then reads only the jobs
+it needs: with the fair-share merge (fairshare.py) a flavour that is full costs O(organisations),
+not O(queue).
 """
 
 from __future__ import annotations
@@ -20,59 +21,23 @@ from .cluster import QueuedJob
 OrgKey = tuple[int, float, str]  # (-priority, queued_at, id)
 _KEY = itemgetter(0)
 ArrivalKey = tuple[float, str]  # (queued_at, id)
-
-
-class _Sizes:
-    """Job sizes and time limits present, for the whole flavour and per organisation."""
-
-    __slots__ = ("limits", "org_limits", "org_sizes", "sizes")
-
-    def __init__(self, by_org: dict[str, list[tuple[OrgKey, QueuedJob]]]) -> None:
-        self.sizes: dict[int, int] = {}  # GPUs -> number of queued jobs asking for that many
-        self.limits: list[float] = []  # the jobs' time limits, shortest first
-        self.org_sizes: dict[str, dict[int, int]] = {}
-        self.org_limits: dict[str, list[float]] = {}
-        for org, jobs in by_org.items():
-            sizes: dict[int, int] = {}
-            limits: list[float] = []
-            self.org_sizes[org], self.org_limits[org] = sizes, limits
-            for _, job in jobs:
-                sizes[job.gpus] = sizes.get(job.gpus, 0) + 1
-                self.sizes[job.gpus] = self.sizes.get(job.gpus, 0) + 1
-                limits.append(job.time_limit_s)
-            limits.sort()
-            self.limits += limits
-        self.limits.sort()
-
-    def add(self, job: QueuedJob) -> None:
-        if job.org not in self.org_sizes:
-            self.org_sizes[job.org], self.org_limits[job.org] = {}, []
-        for sizes, limits in ((self.sizes, self.limits), (self.org_sizes[job.org], self.org_limits[job.org])):
-            sizes[job.gpus] = sizes.get(job.gpus, 0) + 1
-            insort(limits, job.time_limit_s)
-
-    def remove(self, job: QueuedJob) -> None:
-        for sizes, limits in ((self.sizes, self.limits), (self.org_sizes[job.org], self.org_limits[job.org])):
-            sizes[job.gpus] -= 1
-            if not sizes[job.gpus]:
-                del sizes[job.gpus]
-            del limits[bisect_left(limits, job.time_limit_s)]
-        if not self.org_limits[job.org]:
-            del self.org_limits[job.org], self.org_sizes[job.org]
+Least = tuple[int, float]  # (fewest GPUs, shortest time limit)
+_NONE, _NEVER = 1 << 62, float("inf")
 
 
 class FlavourQueue:
-    """One flavour's queue. The arrival order and the size statistics are derived on first use
-    (a queue built once for one cycle may never need them) and kept up to date from then on."""
+    """One flavour's queue. The arrival order and the smallest sizes and time limits are derived on
+    first use (a queue built once for one cycle may never need them) and kept up to date from then on."""
 
-    __slots__ = ("_fifo", "_sizes", "by_org", "count", "demand")
+    __slots__ = ("_fifo", "_least", "_org_least", "by_org", "count", "demand")
 
     def __init__(self) -> None:
         self.by_org: dict[str, list[tuple[OrgKey, QueuedJob]]] = {}
         self.demand: dict[str, int] = {}  # organisation -> queued GPUs
         self.count = 0
         self._fifo: list[tuple[ArrivalKey, QueuedJob]] | None = None
-        self._sizes: _Sizes | None = None
+        self._org_least: dict[str, Least] = {}  # organisation -> (fewest GPUs, shortest limit), when known
+        self._least: Least | None = None  # the same over the flavour, when known
 
     def __len__(self) -> int:
         return self.count
@@ -82,21 +47,34 @@ class FlavourQueue:
         self._count(job, 1)
         if self._fifo is not None:
             insort(self._fifo, ((job.queued_at, job.id), job))
-        if self._sizes is not None:
-            self._sizes.add(job)
+        known = self._org_least.get(job.org)
+        if known is not None:
+            self._org_least[job.org] = (min(known[0], job.gpus), min(known[1], job.time_limit_s))
+        elif len(self.by_org[job.org]) == 1:
+            self._org_least[job.org] = (job.gpus, job.time_limit_s)
+        if self._least is not None:
+            self._least = (min(self._least[0], job.gpus), min(self._least[1], job.time_limit_s))
 
     @classmethod
     def of_groups(cls, by_org: dict[str, list[tuple[OrgKey, QueuedJob]]]) -> FlavourQueue:
         """A queue of each organisation's (key, job) pairs, in any order."""
         queue = cls()
         queue.by_org = by_org
-        demand = queue.demand
+        demand, least = queue.demand, queue._org_least
         for org, org_jobs in by_org.items():
             org_jobs.sort(key=_KEY)
             queue.count += len(org_jobs)
-            gpus = sum(job.gpus for _, job in org_jobs)
+            gpus, fewest, shortest = 0, _NONE, _NEVER
+            for _, job in org_jobs:  # one pass for the three: this runs for every queued job
+                size, limit = job.gpus, job.time_limit_s
+                gpus += size
+                if size < fewest:
+                    fewest = size
+                if limit < shortest:
+                    shortest = limit
             if gpus:
                 demand[org] = gpus
+            least[org] = (fewest, shortest)
         return queue
 
     def remove(self, job: QueuedJob) -> None:
@@ -107,8 +85,12 @@ class FlavourQueue:
         self._count(job, -1)
         if self._fifo is not None:
             _discard(self._fifo, ((job.queued_at, job.id), job))
-        if self._sizes is not None:
-            self._sizes.remove(job)
+        known = self._org_least.get(job.org)
+        if known is not None and (job.gpus <= known[0] or job.time_limit_s <= known[1]):
+            del self._org_least[job.org]  # worked out again when asked
+        least = self._least
+        if least is not None and (job.gpus <= least[0] or job.time_limit_s <= least[1]):
+            self._least = None
 
     def _count(self, job: QueuedJob, sign: int) -> None:
         self.count += sign
@@ -126,29 +108,38 @@ class FlavourQueue:
             )
         return self._fifo
 
-    @property
-    def _stats(self) -> _Sizes:
-        if self._sizes is None:
-            self._sizes = _Sizes(self.by_org)
-        return self._sizes
+    def least_of(self, org: str) -> Least:
+        """(fewest GPUs, shortest time limit) among the organisation's queued jobs; (0, 0.0) if none."""
+        least = self._org_least.get(org)
+        if least is None:
+            jobs = self.by_org.get(org)
+            if not jobs:
+                return (0, 0.0)
+            least = (min(job.gpus for _, job in jobs), min(job.time_limit_s for _, job in jobs))
+            self._org_least[org] = least
+        return least
+
+    def least(self) -> Least:
+        """(fewest GPUs, shortest time limit) over the flavour; (0, 0.0) if it has no queued job."""
+        least = self._least
+        if least is None:
+            if not self.by_org:
+                return (0, 0.0)
+            each = [self.least_of(org) for org in self.by_org]
+            least = self._least = (min(x[0] for x in each), min(x[1] for x in each))
+        return least
 
     def smallest(self) -> int:
-        return min(self._stats.sizes, default=0)
+        return self.least()[0]
 
     def shortest_limit(self) -> float:
-        limits = self._stats.limits
-        return limits[0] if limits else 0.0
+        return self.least()[1]
 
     def smallest_of(self, org: str) -> int:
-        return min(self._stats.org_sizes.get(org, ()), default=0)
+        return self.least_of(org)[0]
 
     def shortest_limit_of(self, org: str) -> float:
-        limits = self._stats.org_limits.get(org)
-        return limits[0] if limits else 0.0
-
-    @property
-    def sizes(self) -> dict[int, int]:
-        return self._stats.sizes
+        return self.least_of(org)[1]
 
     def arrival_order(self) -> Iterator[QueuedJob]:
         for _, job in self.fifo:

@@ -4,6 +4,7 @@ admission.py. The loop runs once per queued job, so the common paths stay inline
 from __future__ import annotations
 
 from collections.abc import Container, Iterator, Mapping, Sequence
+from heapq import heappop, heappush
 
 from .backfill import Reservation, reserve
 from .capacity import FlavourLedger
@@ -41,6 +42,8 @@ class FlavourWalk:
         "ledger",
         "merge",
         "now",
+        "parked_needs",
+        "parked_reclaimers",
         "preempt_possible",
         "preempted",
         "queue",
@@ -71,6 +74,8 @@ class FlavourWalk:
         self.taken = taken  # shared by the cycle's flavours
         self.queue = queue
         self.merge: FairMerge | None = None
+        self.parked_reclaimers: set[str] = set()  # parked organisations that may still reclaim
+        self.parked_needs: list[tuple[int, str]] = []  # heap: (unprotected devices it needs, parked org)
         self.balances = snapshot.balances
         self.balance_left: dict[str, float] = {}  # organisation -> GPU-seconds not yet spoken for
         self.ledger = FlavourLedger(
@@ -169,7 +174,7 @@ class FlavourWalk:
                 decide(job)  # it may reclaim
                 continue
             if merge is not None and self._stuck(org, room, usage, up_to, may_preempt):
-                merge.park(org)
+                self._park(org, usage, up_to)
 
     def _backfill_closed(self, smallest: int, shortest: float) -> bool:
         """The reserved job leaves no room: every queued job ends after its shadow time and needs
@@ -287,6 +292,7 @@ class FlavourWalk:
             return None
         outcome = None
         taken, newest_first = self.taken, self._newest_first
+        before = self._reach() if self.merge is not None else None
         if (
             self.reclaims
             and (ledger.borrowing or ledger.stopping_free)
@@ -305,9 +311,59 @@ class FlavourWalk:
 
         self.consumed += gpus
         self.reclaimers.append(job)
-        if self.merge is not None:
-            self.merge.resume()  # devices changed hands: what others may start can grow
+        if self.merge is not None and before is not None:
+            self._resume_after_reclaim(before, victims)
         return sum(v.gpus for v in victims) or from_stopping
+
+    def _reach(self) -> tuple[int, int, list[int]]:
+        """What bounds every organisation's chances but its own usage and lock: the devices nobody
+        protects, the unclaimed stopping devices, and the locks of organisations with windows ahead."""
+        ledger = self.ledger
+        protect = ledger.protect
+        return (
+            ledger.capacity - ledger.used - ledger.protect_total,
+            ledger.stopping_free,
+            [protect.get(w.org, 0) for w in ledger.upcoming],
+        )
+
+    def _park(self, org: str, usage: int, up_to: int) -> None:
+        """Park a stuck organisation, noting what would bring it back (see _resume_after_reclaim)."""
+        assert self.merge is not None
+        self.merge.park(org)
+        smallest = self.queue.smallest_of(org)
+        if usage + smallest <= up_to:
+            self.parked_reclaimers.add(org)
+        else:  # its room must reach its smallest job; its lock stays put while it is parked
+            heappush(self.parked_needs, (smallest - self.ledger.protect.get(org, 0), org))
+
+    def _resume_after_reclaim(self, before: tuple[int, int, list[int]], victims: list[RunningJob]) -> None:
+        """Bring back the parked organisations a reclaim may have helped.
+
+        The victims' organisations use less: they may start or reclaim now; so may organisations with
+        an open window, which may preempt anyone outside theirs (the reclaimer may now be). Any other
+        one's room is ``unprotected + its own lock``; its usage and lock did not change, and the
+        borrowers it could preempt only got fewer. So it stays stuck unless a lock that counts against
+        a window ahead changed (all come back), or the unprotected or unclaimed stopping devices grew
+        and it may still reclaim (its smallest job stays within what it may preempt for), or the
+        unprotected devices grew to its smallest job's need."""
+        merge, ledger = self.merge, self.ledger
+        assert merge is not None
+        unprotected, stopping, upcoming = self._reach()
+        if upcoming != before[2]:
+            merge.resume()
+            self.parked_reclaimers.clear()
+            self.parked_needs.clear()
+            return
+        helped = {v.org for v in victims}
+        helped.update(ledger.booked)
+        grew = unprotected > before[0]
+        if grew or stopping > before[1]:
+            helped |= self.parked_reclaimers
+            self.parked_reclaimers.clear()
+        needs = self.parked_needs
+        while grew and needs and needs[0][0] <= unprotected:
+            helped.add(heappop(needs)[1])
+        merge.resume(helped)
 
     def _newest_first(self) -> Iterator[RunningJob]:
         return self.running.newest_first(self.flavour.name)
