@@ -38,6 +38,7 @@ class FlavourLedger:
         "capacity",
         "default_limit",
         "demand",
+        "guaranteed",
         "limits",
         "max_protect",
         "name",
@@ -66,6 +67,7 @@ class FlavourLedger:
         self.demand = dict(demand)  # organisation -> GPUs its queued jobs ask for
         self.capacity = capacity
         self.quotas = quotas
+        self.guaranteed = {org: quota.guaranteed for org, quota in quotas.items()}
         self.default_limit = capacity if default_borrow_limit is None else default_borrow_limit
         self.used = running.used(name)
         self.stopping_free = running.stopping(name)
@@ -123,8 +125,7 @@ class FlavourLedger:
         return self.org_used.get(org, 0)
 
     def guarantee(self, org: str) -> int:
-        quota = self.quotas.get(org)
-        return quota.guaranteed if quota else 0
+        return self.guaranteed.get(org, 0)
 
     def limit(self, org: str) -> int:
         return self.terms(org)[0]
@@ -195,7 +196,7 @@ class FlavourLedger:
         windows within what guarantees leave, and an open window preempts for itself); borrowers are
         what is drained before a window. Windows are summed, which over-counts windows that do not
         overlap each other: safe, and bookings are few."""
-        if usage <= self.guarantee(org):
+        if usage <= self.guaranteed.get(org, 0):
             return 0
         held = 0
         for window in self.upcoming:
@@ -207,7 +208,7 @@ class FlavourLedger:
 
     def is_borrowing(self, org: str, usage: int) -> bool:
         """Uses more than its guarantee (or its open booking, which it may use in full)."""
-        return usage > self.guarantee(org) and usage > self.booked.get(org, 0)
+        return usage > self.guaranteed.get(org, 0) and usage > self.booked.get(org, 0)
 
     def outside_booking(self, org: str, usage: int) -> bool:
         return usage > self.booked.get(org, 0)

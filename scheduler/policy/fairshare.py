@@ -68,32 +68,35 @@ class FairMerge:
         for org, jobs in queue.by_org.items():
             w = weight.get(org, 1.0)
             ahead = standing(org)
-            first = jobs[0][1]
+            first = jobs[0]
             heap.append((ahead / w, usage.get(org, 0.0) / w, first.queued_at, first.id, org, 0, ahead, w))
         heapify(heap)
         self._heap = heap
         self._parking: set[str] = set()
         self._parked: dict[str, _Entry] = {}
-        self._last: tuple[float, float, float, str] | None = None
+        self._last: _Entry | None = None  # the entry of the job handed out last
 
     def __iter__(self) -> FairMerge:
         return self
 
     def __next__(self) -> QueuedJob:
-        heap = self._heap
-        while heap and heap[0][4] in self._parking:
+        heap, parking = self._heap, self._parking
+        while heap and heap[0][4] in parking:
             parked = heappop(heap)
             self._parked[parked[4]] = parked
         if not heap:
             raise StopIteration
         entry = heap[0]
-        job = self._by_org[entry[4]][entry[5]][1]
-        following = self._following(entry)
-        if following is None:
-            heappop(heap)
+        _share, history, _, _, org, position, ahead, w = entry
+        jobs = self._by_org[org]
+        job = jobs[position]
+        if position + 1 < len(jobs):  # _following, inline: this runs for every job handed out
+            ahead += job.gpus or 1e-6
+            nxt = jobs[position + 1]
+            heapreplace(heap, (ahead / w, history, nxt.queued_at, nxt.id, org, position + 1, ahead, w))
         else:
-            heapreplace(heap, following)
-        self._last = entry[:4]
+            heappop(heap)
+        self._last = entry
         return job
 
     def _following(self, entry: _Entry) -> _Entry | None:
@@ -102,8 +105,8 @@ class FairMerge:
         if position + 1 >= len(jobs):
             return None
         # A job without GPUs still moves its organisation's later jobs behind it.
-        ahead += jobs[position][1].gpus or 1e-6
-        nxt = jobs[position + 1][1]
+        ahead += jobs[position].gpus or 1e-6
+        nxt = jobs[position + 1]
         return (ahead / w, history, nxt.queued_at, nxt.id, org, position + 1, ahead, w)
 
     def park(self, org: str) -> None:
@@ -124,7 +127,7 @@ class FairMerge:
                     back.append(entry)
         for entry in back:
             following: _Entry | None = entry
-            while following is not None and self._last is not None and following[:4] < self._last:
+            while following is not None and self._last is not None and following[:4] < self._last[:4]:
                 following = self._following(following)
             if following is not None:
                 heappush(self._heap, following)
@@ -144,7 +147,7 @@ def fair_order(
         w = weight.get(org, 1.0)
         history = usage.get(org, 0.0) / w
         ahead = standing(org)
-        for _, job in jobs:
+        for job in jobs:
             add((ahead / w, history, job.queued_at, job.id, job))
             ahead += job.gpus or 1e-6
     keyed.sort()  # ids are unique, so the comparison never reaches the jobs

@@ -12,15 +12,26 @@ not O(queue).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator, Sequence
-from operator import itemgetter
-from typing import TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import overload
 
 from .cluster import QueuedJob
 
 OrgKey = tuple[int, float, str]  # (-priority, queued_at, id)
-_KEY = itemgetter(0)
+
+
+def org_key(job: QueuedJob) -> OrgKey:
+    """A job's place among its organisation's queued jobs."""
+    return (-job.priority, job.queued_at, job.id)
+
+
 ArrivalKey = tuple[float, str]  # (queued_at, id)
+
+
+def arrival_key(job: QueuedJob) -> ArrivalKey:
+    return (job.queued_at, job.id)
+
+
 Least = tuple[int, float]  # (fewest GPUs, shortest time limit)
 _NONE, _NEVER = 1 << 62, float("inf")
 
@@ -32,10 +43,10 @@ class FlavourQueue:
     __slots__ = ("_fifo", "_least", "_org_least", "by_org", "count", "demand")
 
     def __init__(self) -> None:
-        self.by_org: dict[str, list[tuple[OrgKey, QueuedJob]]] = {}
+        self.by_org: dict[str, list[QueuedJob]] = {}
         self.demand: dict[str, int] = {}  # organisation -> queued GPUs
         self.count = 0
-        self._fifo: list[tuple[ArrivalKey, QueuedJob]] | None = None
+        self._fifo: list[QueuedJob] | None = None
         self._org_least: dict[str, Least] = {}  # organisation -> (fewest GPUs, shortest limit), when known
         self._least: Least | None = None  # the same over the flavour, when known
 
@@ -43,10 +54,10 @@ class FlavourQueue:
         return self.count
 
     def add(self, job: QueuedJob) -> None:
-        insort(self.by_org.setdefault(job.org, []), ((-job.priority, job.queued_at, job.id), job))
+        insort(self.by_org.setdefault(job.org, []), job, key=org_key)
         self._count(job, 1)
         if self._fifo is not None:
-            insort(self._fifo, ((job.queued_at, job.id), job))
+            insort(self._fifo, job, key=arrival_key)
         known = self._org_least.get(job.org)
         if known is not None:
             self._org_least[job.org] = (min(known[0], job.gpus), min(known[1], job.time_limit_s))
@@ -56,16 +67,17 @@ class FlavourQueue:
             self._least = (min(self._least[0], job.gpus), min(self._least[1], job.time_limit_s))
 
     @classmethod
-    def of_groups(cls, by_org: dict[str, list[tuple[OrgKey, QueuedJob]]]) -> FlavourQueue:
-        """A queue of each organisation's (key, job) pairs, in any order."""
+    def of_groups(cls, by_org: dict[str, list[QueuedJob]]) -> FlavourQueue:
+        """A queue of each organisation's jobs, in any order."""
         queue = cls()
         queue.by_org = by_org
         demand, least = queue.demand, queue._org_least
         for org, org_jobs in by_org.items():
-            org_jobs.sort(key=_KEY)
+            if len(org_jobs) > 1:
+                org_jobs.sort(key=org_key)
             queue.count += len(org_jobs)
             gpus, fewest, shortest = 0, _NONE, _NEVER
-            for _, job in org_jobs:  # one pass for the three: this runs for every queued job
+            for job in org_jobs:  # one pass for the three: this runs for every queued job
                 size, limit = job.gpus, job.time_limit_s
                 gpus += size
                 if size < fewest:
@@ -79,12 +91,12 @@ class FlavourQueue:
 
     def remove(self, job: QueuedJob) -> None:
         org_jobs = self.by_org[job.org]
-        _discard(org_jobs, ((-job.priority, job.queued_at, job.id), job))
+        _discard(org_jobs, job, org_key)
         if not org_jobs:
             del self.by_org[job.org]
         self._count(job, -1)
         if self._fifo is not None:
-            _discard(self._fifo, ((job.queued_at, job.id), job))
+            _discard(self._fifo, job, arrival_key)
         known = self._org_least.get(job.org)
         if known is not None and (job.gpus <= known[0] or job.time_limit_s <= known[1]):
             del self._org_least[job.org]  # worked out again when asked
@@ -101,11 +113,9 @@ class FlavourQueue:
             del self.demand[job.org]
 
     @property
-    def fifo(self) -> list[tuple[ArrivalKey, QueuedJob]]:
+    def fifo(self) -> list[QueuedJob]:
         if self._fifo is None:
-            self._fifo = sorted(
-                (((job.queued_at, job.id), job) for jobs in self.by_org.values() for _, job in jobs), key=_KEY
-            )
+            self._fifo = sorted((job for jobs in self.by_org.values() for job in jobs), key=arrival_key)
         return self._fifo
 
     def least_of(self, org: str) -> Least:
@@ -115,7 +125,7 @@ class FlavourQueue:
             jobs = self.by_org.get(org)
             if not jobs:
                 return (0, 0.0)
-            least = (min(job.gpus for _, job in jobs), min(job.time_limit_s for _, job in jobs))
+            least = (min(job.gpus for job in jobs), min(job.time_limit_s for job in jobs))
             self._org_least[org] = least
         return least
 
@@ -142,8 +152,7 @@ class FlavourQueue:
         return self.least_of(org)[1]
 
     def arrival_order(self) -> Iterator[QueuedJob]:
-        for _, job in self.fifo:
-            yield job
+        yield from self.fifo
 
 
 class QueueIndex(Sequence[QueuedJob]):
@@ -163,7 +172,7 @@ class QueueIndex(Sequence[QueuedJob]):
         if not isinstance(jobs, list | tuple):
             jobs = list(jobs)  # read twice when there is a duplicate
         known: dict[str, QueuedJob] = {}
-        groups: dict[str, dict[str, list[tuple[OrgKey, QueuedJob]]]] = {}
+        groups: dict[str, dict[str, list[QueuedJob]]] = {}
         count = 0
         for job in jobs:
             known[job.id] = job
@@ -174,7 +183,7 @@ class QueueIndex(Sequence[QueuedJob]):
             org_jobs = by_org.get(job.org)
             if org_jobs is None:
                 org_jobs = by_org[job.org] = []
-            org_jobs.append(((-job.priority, job.queued_at, job.id), job))
+            org_jobs.append(job)
         if count != len(known):
             seen: set[str] = set()
             for job in jobs:
@@ -230,7 +239,7 @@ class QueueIndex(Sequence[QueuedJob]):
 
     def __iter__(self) -> Iterator[QueuedJob]:
         if self._jobs is None:
-            return (job for queue in self._flavours.values() for _, job in queue.fifo)
+            return (job for queue in self._flavours.values() for job in queue.fifo)
         return iter(self._jobs.values())
 
     @overload
@@ -248,19 +257,16 @@ class QueueIndex(Sequence[QueuedJob]):
         if not isinstance(job, QueuedJob):
             return False
         queue = self._flavours.get(job.flavour)
-        return queue is not None and any(j == job for _, j in queue.by_org.get(job.org, ()))
+        return queue is not None and any(j == job for j in queue.by_org.get(job.org, ()))
 
 
 def as_queue_index(queued: Sequence[QueuedJob]) -> QueueIndex:
     return queued if isinstance(queued, QueueIndex) else QueueIndex(queued)
 
 
-K = TypeVar("K", OrgKey, ArrivalKey)
-
-
-def _discard(items: list[tuple[K, QueuedJob]], item: tuple[K, QueuedJob]) -> None:
-    i = bisect_left(items, item)
-    if i < len(items) and items[i][1] == item[1]:
+def _discard(items: list[QueuedJob], job: QueuedJob, key: Callable[[QueuedJob], OrgKey | ArrivalKey]) -> None:
+    i = bisect_left(items, key(job), key=key)
+    if i < len(items) and items[i] == job:
         del items[i]
     else:
-        raise KeyError(item[1].id)
+        raise KeyError(job.id)

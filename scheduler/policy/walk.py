@@ -118,7 +118,7 @@ class FlavourWalk:
         for org in demand:
             quota = quotas.get(org)
             if quota is not None and quota.guaranteed > used.get(org, 0):  # else nothing idle to lock
-                first = self.queue.by_org[org][0][1]
+                first = self.queue.by_org[org][0]
                 if self._balance(org) < self._needed(first):
                     payable[org] = 0
         return payable
@@ -296,7 +296,7 @@ class FlavourWalk:
         if (
             self.reclaims
             and (ledger.borrowing or ledger.stopping_free)
-            and usage + gpus <= ledger.guarantee(org)
+            and usage + gpus <= ledger.guaranteed.get(org, 0)
         ):
             outcome = ledger.reclaim(org, gpus, newest_first(), taken, ledger.is_borrowing)
         if outcome is None and ledger.booked and usage + gpus <= ledger.booked.get(org, 0):
@@ -422,7 +422,11 @@ class FlavourWalk:
             usage, queued = ledger.org_used, self.queue.demand
             possible = any(usage.get(org, 0) < gpus for org, gpus in ledger.booked.items() if org in queued)
             if not possible and self.reclaims and (ledger.borrowing or ledger.stopping_free):
-                possible = any(usage.get(org, 0) < ledger.guarantee(org) for org in queued)
+                guaranteed = ledger.guaranteed
+                for org in queued:
+                    if usage.get(org, 0) < guaranteed.get(org, 0):
+                        possible = True
+                        break
         self.preempt_possible = (ledger.version, possible)
         return possible
 

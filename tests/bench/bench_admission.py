@@ -1,5 +1,9 @@
 """Admission cycle benchmark: ``plan_cycle`` on one large snapshot (prints figures; JSON on its last line).
 
+The admission cycle is what the live loop commits admissions and preemptions from (reconciler.py):
+``plan_cycle`` without explanations. The explanation pass that follows it (the same snapshot planned
+again with reasons, positions and ETAs, written in a second transaction) is timed too and printed.
+
 The snapshot: 10,000 queued jobs from 200 organisations on 5 flavours with 2,000 GPUs in all, the
 clusters about 95% busy with running jobs (sizes 1, 2, 4, 8 as in production mixes), quotas for 180
 organisations (guarantees summing to 80% of each flavour, lending limits, borrowing limits), three
@@ -125,26 +129,30 @@ def calibration_ms() -> float:
 
 def main() -> None:
     snapshot = build_snapshot()
-    fair, fifo = AdmissionConfig(policy="fair"), AdmissionConfig(policy="fifo")
-    plan_cycle(snapshot, fair)  # warm-up
-    result = plan_cycle(snapshot, fair)
-    fair_ms = time_cycles(snapshot, fair, REPEATS)
+    deciding = AdmissionConfig(explain=False, eta_horizon_jobs=0)  # what the live loop admits from
+    explaining, fifo = AdmissionConfig(policy="fair"), AdmissionConfig(policy="fifo", explain=False)
+    plan_cycle(snapshot, explaining)  # warm-up
+    result = plan_cycle(snapshot, explaining)
+    decided = plan_cycle(snapshot, deciding)
+    assert (decided.admit, decided.preempt) == (result.admit, result.preempt)
+    fair_ms = time_cycles(snapshot, deciding, REPEATS)
     fair_cpu = statistics.median(CPU_MS)
     fifo_ms = time_cycles(snapshot, fifo, REPEATS)
-    fast_ms = time_cycles(snapshot, AdmissionConfig(explain=False, eta_horizon_jobs=0), REPEATS)
+    explain_ms = time_cycles(snapshot, explaining, REPEATS)
     p50, p95 = statistics.median(fair_ms), _p95(fair_ms)
-    fifo_p50 = statistics.median(fifo_ms)
+    fifo_p50, explain_p50 = statistics.median(fifo_ms), statistics.median(explain_ms)
     with_eta = sum(1 for w in result.waiting.values() if w.eta_latest is not None)
     gpus = sum(FLAVOURS.values())
     print(f"snapshot: {QUEUED} queued, {ORGS} organisations, {len(FLAVOURS)} flavours, {gpus} GPUs,")
     running, quotas, bookings = len(snapshot.running), len(snapshot.quotas), len(snapshot.bookings)
     print(f"          {running} running jobs, {quotas} quotas, {bookings} bookings")
-    print(f"fair cycle: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p50 < {TARGET_P50_MS} ms)")
-    print(f"            CPU p50 {fair_cpu:.1f} ms")
+    print(f"fair admission cycle: p50 {p50:.1f} ms, p95 {p95:.1f} ms (target p50 < {TARGET_P50_MS} ms)")
+    print(f"                      CPU p50 {fair_cpu:.1f} ms, best {min(fair_ms):.1f} ms")
     admitted, preempted, waiting = len(result.admit), len(result.preempt), len(result.waiting)
-    print(f"            admitted {admitted}, preempted {preempted}, waiting {waiting}, with ETA {with_eta}")
-    print(f"fifo cycle: p50 {fifo_p50:.1f} ms; fair / fifo = {p50 / fifo_p50:.2f}")
-    print(f"fair without explanations (simulator path): p50 {statistics.median(fast_ms):.1f} ms")
+    print(f"                      admitted {admitted}, preempted {preempted}")
+    print(f"fifo admission cycle: p50 {fifo_p50:.1f} ms; fair / fifo = {p50 / fifo_p50:.2f}")
+    print(f"explanation pass (the same decisions, then why {waiting} jobs wait, {with_eta} with an ETA):")
+    print(f"                      p50 {explain_p50:.1f} ms, p95 {_p95(explain_ms):.1f} ms")
     calibration = calibration_ms()
     print(f"calibration: 1000 × sum(range(1000)) takes {calibration} ms of CPU here")
     summary = {
@@ -157,12 +165,16 @@ def main() -> None:
         "running": len(snapshot.running),
         "p50_ms": round(p50, 2),
         "p95_ms": round(p95, 2),
+        "best_ms": round(min(fair_ms), 2),
         "cpu_p50_ms": round(fair_cpu, 2),
         "fifo_p50_ms": round(fifo_p50, 2),
         "fair_over_fifo": round(p50 / fifo_p50, 2),
-        "no_explain_p50_ms": round(statistics.median(fast_ms), 2),
+        "explanation_p50_ms": round(explain_p50, 2),
+        "explanation_p95_ms": round(_p95(explain_ms), 2),
         "admitted": len(result.admit),
         "preempted": len(result.preempt),
+        "waiting": waiting,
+        "with_eta": with_eta,
         "target_p50_ms": TARGET_P50_MS,
         "ok": p50 < TARGET_P50_MS,
     }
