@@ -45,8 +45,32 @@ class RunningIndex(Sequence[RunningJob]):
         self._ends: dict[str, list[tuple[float, str, int]]] = {}  # flavour -> sorted (end, id, gpus)
         self._starts: dict[str, list[tuple[float, str]]] = {}  # flavour -> sorted (started_at, id)
         self._gpu_end: dict[tuple[str, str], list[float]] = {}  # (org, flavour) -> [Σ gpus·end, Σ gpus]
+        self._build(jobs)
+
+    def _build(self, jobs: Iterable[RunningJob]) -> None:
+        """``add`` for each job, with the end and start lists sorted once at the end (a cycle builds
+        this from every running job)."""
+        known, used, stopping, ends, starts = self._jobs, self._used, self._stopping, self._ends, self._starts
         for job in jobs:
-            self.add(job)
+            if job.id in known:
+                raise ValueError(f"job {job.id} is already running")
+            known[job.id] = job
+            f = job.flavour
+            used[f] = used.get(f, 0) + job.gpus
+            flavour_ends = ends.get(f)
+            if flavour_ends is None:
+                flavour_ends = ends[f] = []
+                starts[f] = []
+            flavour_ends.append((job.started_at + job.time_limit_s, job.id, job.gpus))
+            starts[f].append((job.started_at, job.id))
+            if job.stopping:
+                stopping[f] = stopping.get(f, 0) + job.gpus
+            else:
+                self._shift_usage(job, job.gpus)
+        for end_list in ends.values():
+            end_list.sort()
+        for start_list in starts.values():
+            start_list.sort()
 
     # --- Sequence -------------------------------------------------------------------------------
 
