@@ -189,9 +189,9 @@ class FlavourWalk:
     def _stuck(self, org: str, room: int, usage: int, up_to: int, may_preempt: bool) -> bool:
         """None of the organisation's queued jobs can start now or reclaim, judging by its smallest
         job and its shortest time limit (a job with more GPUs or a later end is worse off)."""
-        queue, ledger = self.queue, self.ledger
-        smallest = queue.smallest_of(org)
-        earliest_end = self.now + queue.shortest_limit_of(org)
+        ledger = self.ledger
+        smallest, shortest = self.queue.least_of(org)
+        earliest_end = self.now + shortest
         upcoming = (
             ledger.upcoming_hold(org, usage + smallest, earliest_end, self.config.booking_drain_lead_s)
             if ledger.upcoming
