@@ -107,16 +107,15 @@ class Reconciler:
                     job.stop_requested = "preempt"
                     report.preempted.append(job_id)
             session.commit()
-        if not self.config.explain:
-            return decided
-        result = plan_cycle(snap, self.config)
-        with self.sessions() as session:
+            if not self.config.explain:
+                return decided
+            result = plan_cycle(snap, self.config)
+            # The rows loaded for the snapshot stay in the session (no expiry on commit): explaining
+            # writes only the explanation columns of those that changed.
             if repository.lock_singleton(session, "admission") is None:
                 return result  # another replica's cycle is explaining a newer state
-            for job in repository.jobs_in_states(session, [JobState.QUEUED.value]):
-                wait = result.waiting.get(job.id)
-                if wait is not None:
-                    _explain(job, wait)
+            for job_id, wait in result.waiting.items():
+                _explain(jobs[job_id], wait)
             session.commit()
         return result
 
