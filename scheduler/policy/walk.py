@@ -140,8 +140,8 @@ class FlavourWalk:
         job that can neither start now nor reclaim changes nothing, so it is skipped, and an
         organisation none of whose jobs could is parked. What an organisation may start only shrinks
         within a cycle, and so does the backfill room of the reserved job, except when a reclaim hands
-        devices over: then parked organisations come back. The walk stops when nothing can start and
-        nothing can be preempted."""
+        devices over: then the parked organisations it may have helped come back
+        (``_resume_after_reclaim``). The walk stops when nothing can start and nothing can be preempted."""
         ledger, decide, lead = self.ledger, self._decide, self.config.booking_drain_lead_s
         smallest, shortest = self.queue.smallest(), self.queue.shortest_limit()  # of the whole flavour
         self.merge = merge = order if isinstance(order, FairMerge) else None
