@@ -147,6 +147,9 @@ class FlavourWalk:
         self.merge = merge = order if isinstance(order, FairMerge) else None
         seen: tuple[int, int, bool] | None = None  # the state the flags below were computed for
         may_preempt = closed = False
+        # organisation -> (GPUs, end, state) of its job last passed over without parking it: in the same
+        # state, a later job of it with as many GPUs or more and no earlier end is passed over too
+        passed: dict[str, tuple[int, float, tuple[int, int, bool]]] = {}
         for job in order:
             reservation = self.reservation
             state = (ledger.version, reservation.extra if reservation is not None else -1, self.blocked)
@@ -156,10 +159,13 @@ class FlavourWalk:
                 closed = self.blocked or self._backfill_closed(smallest, shortest)
                 if not may_preempt and (closed or ledger.best_avail() < smallest):
                     break
+            org, gpus, end = job.org, job.gpus, self.now + job.time_limit_s
+            before = passed.get(org)
+            if before is not None and before[2] == state and gpus >= before[0] and end >= before[1]:
+                continue
             if not (self.held_line or ledger.capacity - ledger.used < smallest):
                 decide(job)  # until the line is held, every job may start or hold it
                 continue
-            org, gpus, end = job.org, job.gpus, self.now + job.time_limit_s
             room = ledger.capacity - ledger.used - ledger.protect_total + ledger.protect.get(org, 0)
             usage = ledger.org_used.get(org, 0)
             upcoming = ledger.upcoming_hold(org, usage + gpus, end, lead) if ledger.upcoming else 0
@@ -175,6 +181,8 @@ class FlavourWalk:
                 continue
             if merge is not None and self._stuck(org, room, usage, up_to, may_preempt):
                 self._park(org, usage, up_to)
+            else:
+                passed[org] = (gpus, end, state)
 
     def _backfill_closed(self, smallest: int, shortest: float) -> bool:
         """The reserved job leaves no room: every queued job ends after its shadow time and needs
