@@ -171,11 +171,7 @@ def test_a_mismatch_found_in_the_background_is_sent_again_by_push(
     hashed: Callable[[str], None],
 ) -> None:
     live_worker(s3_store)
-    bob = portal.client("bob")
-    assert bob.post(f"{API}/datasets", json=dataset_body(label_format="none")).status_code == 201
-    bob.post(f"{API}/datasets/signals/versions", json={})
-    source = tmp_path / "source"
-    source.mkdir()
+    bob, source = _version_to_push(portal, tmp_path)
     good = os.urandom(7 * MiB)
     (source / "a.bin").write_bytes(good)
     (source / "b.bin").write_bytes(b"small and fine")
@@ -212,11 +208,7 @@ def test_push_names_the_files_that_never_match(
     hashed: Callable[[str], None],
 ) -> None:
     live_worker(s3_store)
-    bob = portal.client("bob")
-    bob.post(f"{API}/datasets", json=dataset_body(label_format="none"))
-    bob.post(f"{API}/datasets/signals/versions", json={})
-    source = tmp_path / "source"
-    source.mkdir()
+    bob, source = _version_to_push(portal, tmp_path)
     (source / "moving.txt").write_bytes(b"first words")
     states: list[str] = []
 
@@ -237,6 +229,16 @@ def test_push_names_the_files_that_never_match(
     assert states == ["validating", "resend", "validating"]
     version = bob.get(f"{API}/datasets/signals/versions/1").json()
     assert version["state"] == "uploading" and version["mismatched_paths"] == ["moving.txt"]
+
+
+def _version_to_push(portal: Portal, tmp_path: Path) -> tuple[TestClient, Path]:
+    """Bob's dataset "signals" with version 1 open for upload, and an empty folder to push from."""
+    bob = portal.client("bob")
+    assert bob.post(f"{API}/datasets", json=dataset_body(label_format="none")).status_code == 201
+    assert bob.post(f"{API}/datasets/signals/versions", json={}).status_code == 201
+    source = tmp_path / "source"
+    source.mkdir()
+    return bob, source
 
 
 def _in_process_client(portal: Portal, signed_in: TestClient) -> DatasetsClient:

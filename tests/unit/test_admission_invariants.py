@@ -5,7 +5,9 @@ and the fast path decides like the full walk."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -100,6 +102,17 @@ def test_unknown_policy_is_refused() -> None:
         plan(snap(8, [q("j")]), policy="lottery")
 
 
+def _kept_and_built(index: Callable[..., Any], jobs: Sequence[Any], every: int) -> tuple[Any, Any]:
+    """The index kept up to date (all jobs added, every ``every``-th removed) and one built at once
+    from the jobs that stay."""
+    kept = index()
+    for job in jobs:
+        kept.add(job)
+    for job in jobs[::every]:
+        kept.remove(job.id)
+    return kept, index(j for j in jobs if j not in jobs[::every])
+
+
 # --- running index ------------------------------------------------------------------------------
 
 
@@ -108,12 +121,7 @@ def test_running_index_kept_up_to_date_matches_one_built_at_once() -> None:
     jobs = [
         r(f"r{i}", rng.choice("ab"), rng.randint(1, 4), NOW - rng.randint(0, 500), 1000) for i in range(30)
     ]
-    kept = RunningIndex()
-    for job in jobs:
-        kept.add(job)
-    for job in jobs[::3]:
-        kept.remove(job.id)
-    built = RunningIndex(j for j in jobs if j not in jobs[::3])
+    kept, built = _kept_and_built(RunningIndex, jobs, every=3)
     assert list(kept) == list(built) and len(kept) == len(built)
     assert kept.used("f") == built.used("f") == sum(j.gpus for j in built)
     assert kept.org_used("f") == built.org_used("f")
@@ -220,12 +228,7 @@ def test_queue_index_kept_up_to_date_matches_one_built_at_once() -> None:
         )
         for i in range(40)
     ]
-    kept = QueueIndex()
-    for job in jobs:
-        kept.add(job)
-    for job in jobs[::4]:
-        kept.remove(job.id)
-    built = QueueIndex(j for j in jobs if j not in jobs[::4])
+    kept, built = _kept_and_built(QueueIndex, jobs, every=4)
     a, b = kept.flavours()["f"], built.flavours()["f"]
     assert a.by_org == b.by_org and a.fifo == b.fifo and a.demand == b.demand
     assert a.smallest() == min(j.gpus for j in built) and a.shortest_limit() == min(
