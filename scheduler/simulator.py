@@ -27,12 +27,19 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .policy import plan_cycle
-from .policy.cluster import AdmissionConfig, BookingWindow, ClusterSnapshot, QueuedJob, RunningJob
+from .policy.cluster import (
+    AdmissionConfig,
+    BookingWindow,
+    ClusterSnapshot,
+    CycleResult,
+    QueuedJob,
+    RunningJob,
+)
 from .policy.queue import QueueIndex
 from .policy.running import RunningIndex
 from .workloads import JobSpec, Workload
@@ -44,6 +51,7 @@ POLICIES: dict[str, AdmissionConfig] = {
     "fair-strict": replace(_FAST, backfill=False),  # fair order only: no backfill, hence no reclaim
     "fair-no-reclaim": replace(_FAST, reclaim=False),
 }
+Planner = Callable[[ClusterSnapshot, AdmissionConfig], CycleResult]
 ATTAINMENT_TARGET = 0.95  # a tenant short of its guarantee gets at least this much of what it asked for
 ATTAINMENT_MIN_DEMAND = 0.01  # tenants asking for less than 1% of their guarantee × the run are not judged
 
@@ -152,10 +160,17 @@ def _rounded(stats: Stats) -> dict[str, float]:
     return {"mean": round(stats.mean, 1), "median": round(stats.median, 1), "p95": round(stats.p95, 1)}
 
 
-def simulate(workload: Workload, policy: str = "fair", options: SimOptions = SimOptions()) -> SimResult:
+def simulate(
+    workload: Workload,
+    policy: str = "fair",
+    options: SimOptions = SimOptions(),
+    planner: Planner = plan_cycle,
+) -> SimResult:
+    """``planner`` decides each cycle; another one than ``plan_cycle`` is for measurements only
+    (bench_sim replays recorded decisions through it to time the event loop on its own)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r} (one of {', '.join(POLICIES)})")
-    return _Simulation(workload, policy, options).run()
+    return _Simulation(workload, policy, options, planner).run()
 
 
 def compare(workload: Workload, policies: list[str], options: SimOptions = SimOptions()) -> list[SimResult]:
@@ -249,8 +264,8 @@ class _Balances(Mapping[tuple[str, str], float]):
 
 
 class _Simulation:
-    def __init__(self, workload: Workload, policy: str, options: SimOptions) -> None:
-        self.workload, self.policy, self.options = workload, policy, options
+    def __init__(self, workload: Workload, policy: str, options: SimOptions, planner: Planner) -> None:
+        self.workload, self.policy, self.options, self.planner = workload, policy, options, planner
         self.config = replace(
             POLICIES[policy],
             min_balance_s=options.min_balance_s,
@@ -351,7 +366,7 @@ class _Simulation:
                 self.balances,
                 self.usage,
             )
-            result = plan_cycle(snapshot, self.config)
+            result = self.planner(snapshot, self.config)
             self.cycles += 1
             for job_id in result.preempt:
                 self._preempt(job_id, now)
