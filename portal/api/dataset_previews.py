@@ -7,45 +7,28 @@ whose content may be looked at (`THUMBNAIL_LEVELS`): restricted (L3) data is usa
 visible, so none is made or served; L4 is never published.
 
 The route answers the JPEG itself: a thumbnail is a few kilobytes, less than a redirect round trip
-costs, and one route then works alike with the local store and S3. Besides a bearer token it takes
-the web session cookie, so that the version page's <img> elements can load it.
+costs, and one route then works alike with the local store and S3. It takes a bearer token like
+every API route; the version page's <img> elements load the same bytes from the web's route
+(`portal/web/datasets.py`), which knows the session cookie.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Path, Response
 from sqlalchemy.orm import Session
 
 from aicommons.datasets import service
 from aicommons.datasets.storage import ObjectStore, version_prefix
 from aicommons.datasets.validation import THUMBNAIL_LEVELS
-from aicommons.portal.auth import service as auth_service
-from aicommons.portal.core.errors import NotFound, Unauthenticated
+from aicommons.portal.core.errors import NotFound
 from aicommons.portal.core.principal import Principal
-from aicommons.portal.web import session as web_session
 
 from .datasets import NOT_FOUND, Number, Slug, StoreDep
-from .deps import SessionDep, SettingsDep, _bearer
+from .deps import PrincipalDep, SessionDep
 
 router = APIRouter(tags=["datasets"])
 MAX_THUMBNAILS = 64
 ARTIFACTS = "_aicommons"
-
-
-def caller(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The bearer token's user, else the signed-in web user (an <img> sends cookies, not tokens)."""
-    token = credentials.credentials if credentials else web_session.session_token(request)
-    if not token:
-        raise Unauthenticated("auth.required", "Sign-in required")
-    return auth_service.authenticate(session, settings, token)
 
 
 @router.get(
@@ -54,12 +37,18 @@ def caller(
     responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG thumbnail"}, **NOT_FOUND},
 )
 def get_thumbnail(
-    principal: Annotated[Principal, Depends(caller)],
+    principal: PrincipalDep,
     session: SessionDep,
     store: StoreDep,
     slug: str = Slug,
     number: int = Number,
     index: int = Path(ge=0, lt=MAX_THUMBNAILS),
+) -> Response:
+    return thumbnail_response(session, store, principal, slug, number, index)
+
+
+def thumbnail_response(
+    session: Session, store: ObjectStore, principal: Principal, slug: str, number: int, index: int
 ) -> Response:
     data = thumbnail_bytes(session, store, principal, slug, number, index)
     # Private: access depends on the caller. A version's thumbnails never change once made.

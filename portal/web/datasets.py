@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from aicommons.datasets import grants, repository, service
 from aicommons.datasets.models import Dataset, DatasetVersion
 from aicommons.datasets.schemas import DatasetOut, GrantRequest, SearchResult
+from aicommons.portal.api import dataset_previews
 from aicommons.portal.api import datasets as datasets_api
 from aicommons.portal.api.datasets import StoreDep
 from aicommons.portal.api.deps import SessionDep
@@ -350,6 +351,15 @@ def request_access(
         return dataset_page(page, session, slug, **refused, request_form=form)
     flash = success("web.datasets.access.requested", org=data.org)
     return redirect(page, f"/datasets/{slug}#access-heading", flash)
+
+
+@router.get("/datasets/{slug}/versions/{number:int}/thumbnails/{index:int}")
+def thumbnail(
+    page: SignedInPageDep, session: SessionDep, store: StoreDep, slug: str, number: int, index: int
+) -> Response:
+    """The API's thumbnail for the version page's <img> elements, which send the session cookie."""
+    assert page.principal is not None
+    return dataset_previews.thumbnail_response(session, store, page.principal, slug, number, index)
 
 
 # --- metadata exports ---------------------------------------------------------------------

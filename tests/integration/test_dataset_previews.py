@@ -107,11 +107,17 @@ def test_version_pages_show_thumbnails_with_their_class(
     web = _sign_in(portal, "bob", "zh")
     page = web.get("/datasets/signs/versions/1")
     assert page.status_code == 200
-    assert 'src="/api/v1/datasets/signs/versions/1/thumbnails/2"' in page.text
+    assert 'src="/datasets/signs/versions/1/thumbnails/2"' in page.text
     assert 'alt="train/go/1.png 的缩略图，类别 go"' in page.text
-    # The <img> loads with the session cookie alone (no bearer token in a browser).
-    served = web.get("/api/v1/datasets/signs/versions/1/thumbnails/1")
+    # The <img> loads with the session cookie alone (no bearer token in a browser), from the web's
+    # route: the API takes bearer tokens only.
+    served = web.get("/datasets/signs/versions/1/thumbnails/1")
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert served.content == _thumb(client_for("bob"), "signs", 1).content
+    assert web.get("/api/v1/datasets/signs/versions/1/thumbnails/1").status_code == 401
+    assert web.get("/datasets/signs/versions/1/thumbnails/3").status_code == 404
+    carol = _sign_in(portal, "carol")  # another organisation, unpublished: not even there
+    assert carol.get("/datasets/signs/versions/1/thumbnails/1").status_code == 404
 
 
 def test_version_pages_of_l3_show_none(portal: Portal, client_for: Callable[..., TestClient]) -> None:
