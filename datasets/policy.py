@@ -98,7 +98,7 @@ def can_publish(level: str) -> bool:
 
 def can_see(principal: Principal, org_id: str, level: str, has_published: bool) -> bool:
     """Members of the owner see everything; others see published datasets below L4."""
-    if principal.is_admin or org_id in principal.memberships:
+    if principal.can_read(org_id):
         return True
     return has_published and level != "L4"
 

@@ -132,7 +132,7 @@ def update(session: Session, principal: Principal, slug: str, data: DatasetUpdat
 def list_versions(session: Session, principal: Principal, slug: str) -> list[DatasetVersion]:
     ds = get(session, principal, slug)
     found = repository.versions(session, ds.id)
-    if principal.is_admin or ds.org_id in principal.memberships:
+    if principal.can_read(ds.org_id):
         return found
     return [v for v in found if v.state in ("published", "deprecated")]
 
@@ -142,7 +142,7 @@ def get_version(
 ) -> tuple[Dataset, DatasetVersion]:
     ds = get(session, principal, slug)
     version = repository.version(session, ds.id, number)
-    owner = principal.is_admin or ds.org_id in principal.memberships
+    owner = principal.can_read(ds.org_id)
     if version is None or (not owner and version.state not in ("published", "deprecated")):
         raise NotFound("dataset.version_not_found", number=number)
     return ds, version

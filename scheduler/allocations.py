@@ -65,7 +65,7 @@ def request(session: Session, principal: Principal, org_id: str, data: Allocatio
 
 def get(session: Session, principal: Principal, allocation_id: str, lock: bool = False) -> Allocation:
     allocation = repository.allocation(session, allocation_id, lock=lock)
-    if allocation is None or not (principal.is_admin or allocation.org_id in principal.memberships):
+    if allocation is None or not principal.can_read(allocation.org_id):
         raise NotFound("allocation.not_found")
     return allocation
 

@@ -61,7 +61,7 @@ def request(
 
 def get(session: Session, principal: Principal, booking_id: str) -> Booking:
     booking = repository.booking(session, booking_id)
-    if booking is None or not (principal.is_admin or booking.org_id in principal.memberships):
+    if booking is None or not principal.can_read(booking.org_id):
         raise NotFound("booking.not_found")
     return booking
 

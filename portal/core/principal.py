@@ -24,9 +24,14 @@ class Principal:
     def role_in(self, org_id: str) -> OrgRole | None:
         return self.memberships.get(org_id)
 
+    def can_read(self, org_id: str) -> bool:
+        """What belongs to an organisation (its jobs, bookings, allocations, unpublished datasets)
+        is for its members and the administrators."""
+        return self.is_admin or org_id in self.memberships
+
     def require_member(self, org_id: str) -> None:
         """Non-members get NotFound, so that existence is not leaked across tenants."""
-        if not self.is_admin and org_id not in self.memberships:
+        if not self.can_read(org_id):
             raise NotFound("org.not_found", "Organisation not found")
 
     def require_steward(self, org_id: str) -> None:

@@ -284,15 +284,11 @@ def _org_names(session: Session) -> service.OrgNames:
     return lambda ids: org_names(session, ids)
 
 
-def _job_visible(principal: Principal, org_id: str) -> bool:
-    """The job pages' rule (scheduler.jobs.service.get): administrators and the job's organisation.
-    A steward of the publisher sees that another organisation used the data, not its job."""
-    return principal.is_admin or org_id in principal.memberships
-
-
 def _lineage(principal: Principal, found: DatasetUsePage) -> Lineage:
+    # The job pages' rule (Principal.can_read, as in scheduler.jobs.service.get): a steward of the
+    # publisher sees that another organisation used the data, not that organisation's job.
     rows = [
-        LineageRow(use=u, org=u.org_name or u.org_id, job_visible=_job_visible(principal, u.org_id))
+        LineageRow(use=u, org=u.org_name or u.org_id, job_visible=principal.can_read(u.org_id))
         for u in found.items
     ]
     return Lineage(total=found.total, rows=rows)

@@ -286,7 +286,7 @@ def dataset_page(page: Page, session: Session, slug: str, status: int = 200, **e
         preview=preview_table(shown),
         download_version=_download_version(versions),
         steward=principal.is_admin or principal.role_in(ds.org_id) == "steward",
-        owner=principal.is_admin or ds.org_id in principal.memberships,
+        owner=principal.can_read(ds.org_id),
         access=_access(page, session, ds),
         api_base=f"/api/v1/datasets/{ds.slug}",
         **extra,

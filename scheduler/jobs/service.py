@@ -78,7 +78,7 @@ def submit(
 
 def get(session: Session, principal: Principal, job_id: str, lock: bool = False) -> Job:
     job = repository.job(session, job_id, lock=lock)
-    if job is None or not (principal.is_admin or job.org_id in principal.memberships):
+    if job is None or not principal.can_read(job.org_id):
         raise NotFound("job.not_found")
     return job
 

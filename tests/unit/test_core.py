@@ -53,6 +53,8 @@ def test_principal_hides_foreign_organisations() -> None:
     with pytest.raises(errors.Forbidden):
         alice.require_admin()
     Principal("u0", "root", is_admin=True).require_steward("beta")
+    assert alice.can_read("acme") and not alice.can_read("beta")
+    assert Principal("u0", "root", is_admin=True).can_read("beta")
 
 
 def test_password_hashes_are_salted_and_verified() -> None:
