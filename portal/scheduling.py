@@ -23,7 +23,7 @@ from aicommons.portal.orgs.models import Organisation
 from aicommons.portal.tracking.workspaces import ensure_workspace
 from aicommons.scheduler.jobs.loop import ReconcileLoop
 from aicommons.scheduler.jobs.models import Job
-from aicommons.scheduler.jobs.reconciler import JobEnvironment, Reconciler
+from aicommons.scheduler.jobs.reconciler import JobEnvironment, JobVariables, Reconciler
 from aicommons.scheduler.launchers import registry
 from aicommons.scheduler.launchers.base import Launcher
 
@@ -31,21 +31,27 @@ log = logging.getLogger(__name__)
 
 
 def job_environment(settings: Settings, store: Callable[[], ObjectStore]) -> JobEnvironment:
-    def environment(session: Session, job: Job) -> dict[str, str]:
+    def environment(session: Session, job: Job) -> JobVariables:
         org = session.get(Organisation, job.org_id)
         slug = org.slug if org is not None else job.org_id
         lifetime = min(MAX_TTL_S, job.time_limit_s + settings.jobs_token_ttl_extra_s)
-        env = {
-            "MLFLOW_TRACKING_URI": f"{settings.base_url}/mlflow",
-            "MLFLOW_WORKSPACE": slug,
-            "MLFLOW_TRACKING_TOKEN": issue_job_token(
-                session, settings, user_id=job.submitted_by, org_id=job.org_id, job_id=job.id, ttl_s=lifetime
-            ),
-        }
+        variables = JobVariables(
+            env={"MLFLOW_TRACKING_URI": f"{settings.base_url}/mlflow", "MLFLOW_WORKSPACE": slug},
+            secrets={
+                "MLFLOW_TRACKING_TOKEN": issue_job_token(
+                    session,
+                    settings,
+                    user_id=job.submitted_by,
+                    org_id=job.org_id,
+                    job_id=job.id,
+                    ttl_s=lifetime,
+                )
+            },
+        )
         _ensure_workspace(settings, slug)
         if job.dataset_version_ids:
-            env.update(_dataset_env(session, settings, store(), job))
-        return env
+            _add_dataset_variables(session, settings, store(), job, variables)
+        return variables
 
     return environment
 
@@ -65,27 +71,34 @@ def _ensure_workspace(settings: Settings, slug: str) -> None:
         log.warning("MLflow workspace %s not ensured before launch: %s", slug, exc)
 
 
-def _dataset_env(session: Session, settings: Settings, store: ObjectStore, job: Job) -> dict[str, str]:
+def _add_dataset_variables(
+    session: Session, settings: Settings, store: ObjectStore, job: Job, variables: JobVariables
+) -> None:
     """Read-only credentials for exactly the job's dataset versions, for standard S3 tools."""
     creds = mint_job_credentials(
         session, store, settings, job.org_id, job.dataset_version_ids, job.time_limit_s, job_id=job.id
     )
-    env = {
-        "AICOMMONS_DATASETS": json.dumps([d.model_dump(mode="json") for d in creds.datasets]),
-        "AICOMMONS_DATASET_VERSIONS": ",".join(f"{d.dataset}@{d.version}" for d in creds.datasets),
-        "AICOMMONS_DATASET_CREDENTIALS_EXPIRE_AT": creds.expires_at.isoformat(),
-    }
+    variables.env.update(
+        {
+            "AICOMMONS_DATASETS": json.dumps([d.model_dump(mode="json") for d in creds.datasets]),
+            "AICOMMONS_DATASET_VERSIONS": ",".join(f"{d.dataset}@{d.version}" for d in creds.datasets),
+            "AICOMMONS_DATASET_CREDENTIALS_EXPIRE_AT": creds.expires_at.isoformat(),
+        }
+    )
     if creds.kind == "s3":
-        env.update(
+        variables.env.update(
             {
-                "AWS_ACCESS_KEY_ID": creds.access_key or "",
-                "AWS_SECRET_ACCESS_KEY": creds.secret_key or "",
-                "AWS_SESSION_TOKEN": creds.session_token or "",
                 "AWS_ENDPOINT_URL": creds.endpoint or "",
                 "AWS_DEFAULT_REGION": creds.region or settings.s3_region,
             }
         )
-    return env
+        variables.secrets.update(
+            {
+                "AWS_ACCESS_KEY_ID": creds.access_key or "",
+                "AWS_SECRET_ACCESS_KEY": creds.secret_key or "",
+                "AWS_SESSION_TOKEN": creds.session_token or "",
+            }
+        )
 
 
 def make_launcher(settings: Settings) -> Launcher:

@@ -34,9 +34,16 @@ from .states import JobState, transition
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(frozen=True)
+class JobVariables:
+    env: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict)  # tokens and credentials (LaunchSpec.secrets)
+
+
 # What the composition root adds to a job's environment at launch: MLflow URI, workspace and token,
 # dataset credentials. It may write (audit records) in the session it is given.
-JobEnvironment = Callable[[Session, Job], dict[str, str]]
+JobEnvironment = Callable[[Session, Job], JobVariables]
 Clock = Callable[[], datetime]
 ETA_SLACK_S = 60.0  # ETAs moving less than this are not rewritten every cycle
 CLAIM_BATCH = 64
@@ -231,8 +238,11 @@ class Reconciler:
         }
         if job.mlflow_experiment:
             env["MLFLOW_EXPERIMENT_NAME"] = job.mlflow_experiment
+        secrets: dict[str, str] = {}
         if self.environment is not None:
-            env.update(self.environment(session, job))
+            variables = self.environment(session, job)
+            env.update(variables.env)
+            secrets = variables.secrets
         workdir = archives.archive_path(self.settings, job.workdir_sha256) if job.workdir_sha256 else None
         names = {f.id: f.name for f in repository.flavours(session)}
         return LaunchSpec(
@@ -253,6 +263,7 @@ class Reconciler:
                 for q in repository.quotas(session)
                 if q.org_id == job.org_id
             },
+            secrets=secrets,
         )
 
     def checkpoint_dir(self, job: Job) -> Path:

@@ -12,7 +12,7 @@ lacks (KubeRay, for instance, may not stream logs).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +49,9 @@ class LaunchSpec:
     # it may hold at once per flavour name (guaranteed + borrowing limit). Unused by local Ray.
     org: str | None = None
     org_quota_gpus: Mapping[str, int] | None = None
+    # Tokens and credentials: in the job's environment like ``env``, but kept out of what the backend
+    # shows of the job where it can (KubeRay: a Secret; local Ray has only its runtime environment).
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def total_gpus(self) -> int:

@@ -6,7 +6,9 @@ Objects and status mapping: kuberay_manifests.py (pure). Working directories: ku
 - submit: ensures the namespace (ResourceQuota, LimitRange, NetworkPolicy mirroring the portal's
   quota, refreshed on every submit) and creates the RayJob; 409 AlreadyExists is a no-op, so a
   submit repeated after a crash never starts a second run. A RayJob that this launcher stopped
-  (a preempted attempt of the same job) is resumed with the new attempt's spec instead.
+  (a preempted attempt of the same job) is resumed with the new attempt's spec instead. Then the
+  run's Secret (its tokens and credentials), owned by the RayJob: created only, never read, so the
+  launcher needs no right to read Secrets; the pods wait for it the moment it takes to create.
 - stop: sets `spec.suspend: true` (and the STOP_ANNOTATION) rather than deleting the RayJob.
   KubeRay then deletes the Ray cluster and the submitter Job, so the devices are freed as with a
   deletion, but the object stays and reads STOPPED: a deleted RayJob would read MISSING, which the
@@ -132,14 +134,16 @@ class KubeRayLauncher:
         try:
             self.ensure_namespace(spec.org, spec.org_quota_gpus)
             try:
-                self._create_or_resume(ns, body)
+                owner = self._create_or_resume(ns, body)
             except Exception as exc:
                 if _status(exc) != 404:
                     raise
                 with self._lock:  # the namespace went away behind our back: make it again
                     self._ensured.pop(ns, None)
                 self.ensure_namespace(spec.org, spec.org_quota_gpus)
-                self._create_or_resume(ns, body)
+                owner = self._create_or_resume(ns, body)
+            if spec.secrets:
+                self._create_env_secret(manifests.env_secret(spec, ns, owner))
         except LauncherError:
             raise
         except Exception as exc:
@@ -238,25 +242,38 @@ class KubeRayLauncher:
 
     # --- RayJobs ---------------------------------------------------------------------------------
 
-    def _create_or_resume(self, ns: str, body: dict[str, Any]) -> None:
+    def _create_or_resume(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The RayJob as the API server holds it after this submit."""
         name = body["metadata"]["name"]
         try:
-            self.custom.create_namespaced_custom_object(*_rayjobs(ns), body, field_validation=STRICT)
-            return
+            created: dict[str, Any] = self.custom.create_namespaced_custom_object(
+                *_rayjobs(ns), body, field_validation=STRICT
+            )
+            return created
         except Exception as exc:
             if _status(exc) != 409:
                 raise
-        current = self.custom.get_namespaced_custom_object(*_rayjobs(ns), name)
+        current: dict[str, Any] = self.custom.get_namespaced_custom_object(*_rayjobs(ns), name)
         annotations = (current.get("metadata") or {}).get("annotations") or {}
         if manifests.STOP_ANNOTATION not in annotations:
-            return  # the same run, submitted before: idempotent
+            return current  # the same run, submitted before: idempotent
         # A previous attempt that we stopped (preempted): resume it as this attempt, KubeRay's way.
         body = {
             **body,
             "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
         }
-        self.custom.replace_namespaced_custom_object(*_rayjobs(ns), name, body, field_validation=STRICT)
+        resumed: dict[str, Any] = self.custom.replace_namespaced_custom_object(
+            *_rayjobs(ns), name, body, field_validation=STRICT
+        )
         log.info("resumed the stopped RayJob %s/%s as a new attempt", ns, name)
+        return resumed
+
+    def _create_env_secret(self, body: dict[str, Any]) -> None:
+        try:
+            self.core.create_namespaced_secret(body["metadata"]["namespace"], body)
+        except Exception as exc:
+            if _status(exc) != 409:  # this run's Secret, created by a submit before a crash
+                raise
 
     def _find(self, job_id: str, code: str) -> dict[str, Any] | None:
         """The job's RayJob in whichever organisation namespace holds it (by label), or None."""

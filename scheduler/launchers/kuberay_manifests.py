@@ -6,7 +6,11 @@ One organisation, one namespace (`<prefix><organisation id>`), holding:
 - a LimitRange that keeps one container from asking for more than that,
 - a NetworkPolicy that admits traffic only from the namespace itself (organisations cannot reach
   each other's Ray clusters), and
-- one RayJob (ray.io/v1) per job, named `job-<job id>`.
+- one RayJob (ray.io/v1) per job, named `job-<job id>`, and
+- per run of a job with secret variables (tokens, dataset credentials), a Secret owned by its RayJob
+  (deleted with it) that the Ray pods take their values from: they are not in the RayJob's runtime
+  environment, where anyone who may read RayJobs would see them. Its name carries a digest of the
+  values, so a resubmitted run finds its own Secret and a new run (new tokens) gets a new one.
 
 A flavour maps to a device resource, node selectors and tolerations through `kuberay_flavours`
 (Settings), e.g. {"H100-80G": {"resource": "nvidia.com/gpu",
@@ -15,6 +19,7 @@ A flavour maps to a device resource, node selectors and tolerations through `kub
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -146,6 +151,41 @@ def runtime_env(spec: LaunchSpec, working_dir_url: str | None) -> dict[str, Any]
     return env
 
 
+def env_secret_name(spec: LaunchSpec) -> str | None:
+    """The Secret holding the run's secret variables (None: it has none)."""
+    if not spec.secrets:
+        return None
+    digest = hashlib.sha256(json.dumps(sorted(spec.secrets.items())).encode()).hexdigest()[:10]
+    return dns_label(f"{rayjob_name(spec.job_id)}-env-{digest}", "Secret name")
+
+
+def env_secret(spec: LaunchSpec, ns: str, owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's secret variables, owned by its RayJob ``owner`` (as read back from the API server)."""
+    name = env_secret_name(spec)
+    if name is None:
+        raise ValueError("the job has no secret variables")
+    meta = owner["metadata"]
+    reference = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "RayJob",
+        "name": meta["name"],
+        "uid": meta["uid"],
+    }
+    metadata = {
+        "name": name,
+        "namespace": ns,
+        "labels": {**MANAGED_BY, JOB_LABEL: spec.job_id},
+        "ownerReferences": [reference],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": metadata,
+        "stringData": dict(spec.secrets),
+    }
+
+
 def _resources(cpus: float, memory_bytes: int | None, device: str | None, count: int) -> dict[str, Any]:
     amounts: dict[str, str] = {"cpu": f"{max(cpus, 0.1):g}"}
     if memory_bytes:
@@ -175,10 +215,14 @@ def rayjob(
     accelerators are `workers` worker pods with `gpus_per_worker` devices each, admitted at once."""
     flavour = flavours.get(spec.flavour or "") if spec.flavour else None
     device = flavour.resource if flavour else None
+    secret = env_secret_name(spec)
+    # Ray's processes (the entrypoint's driver, tasks, actors) inherit their pod's environment.
+    from_secret = {"envFrom": [{"secretRef": {"name": secret}}]} if secret else {}
     head = {
         "name": "ray-head",
         "image": options.image,
         "resources": _resources(spec.cpus, spec.memory_bytes, None, 0),
+        **from_secret,
     }
     cluster: dict[str, Any] = {
         "headGroupSpec": {
@@ -192,6 +236,7 @@ def rayjob(
             "name": "ray-worker",
             "image": options.image,
             "resources": _resources(1, None, device, spec.gpus_per_worker),
+            **from_secret,
         }
         # The flavour is also a Ray custom resource, as on the local Ray launcher, so job code that
         # asks Ray for {"<flavour>": n} works on both.

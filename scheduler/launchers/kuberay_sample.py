@@ -1,5 +1,5 @@
 """Prints what the KubeRay launcher writes for a sample job (namespace, quota, limits, network
-policy, RayJob) as a YAML stream of JSON documents, so that CI validates
+policy, RayJob, the run's Secret) as a YAML stream of JSON documents, so that CI validates
 the launcher's own output against the Kubernetes and KubeRay schemas (infra/k8s.sh chart-check).
 
     python -m aicommons.scheduler.launchers.kuberay_sample > objects.yaml
@@ -42,17 +42,21 @@ def sample_objects() -> list[dict[str, Any]]:
         time_limit_s=7200,
         org="org-1",
         org_quota_gpus={"H100-80G": 8, "Ascend-910B": 16},
+        secrets={"MLFLOW_TRACKING_TOKEN": "sample-token"},
     )
     ns = m.namespace_name("aicommons-", "org-1")
     limits = m.device_limits(spec.org_quota_gpus or {}, FLAVOURS)
     options = m.RayJobOptions(image="rayproject/ray:2.49.0", kueue_queue="aicommons")
     url = "https://s3.example.org/aicommons-workdirs/workdirs/abc.zip?X-Amz-Signature=0"
+    rayjob = m.rayjob(spec, ns, options, FLAVOURS, url)
+    owner = {"metadata": {**rayjob["metadata"], "uid": "6a1e2b3c-0000-4000-8000-000000000001"}}
     return [
         m.namespace(ns, "org-1"),
         m.resource_quota(ns, limits),
         m.limit_range(ns, limits),
         m.network_policy(ns),
-        m.rayjob(spec, ns, options, FLAVOURS, url),
+        rayjob,
+        m.env_secret(spec, ns, owner),
     ]
 
 

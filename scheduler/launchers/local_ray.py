@@ -205,7 +205,9 @@ class LocalRayLauncher:
 def submission(spec: LaunchSpec, *, stop_grace_s: float, claim_gpus: bool) -> dict[str, Any]:
     """The keyword arguments of `JobSubmissionClient.submit_job` for one job."""
     marks = {ray_processes.JOB_MARKER_VAR: spec.job_id, RAY_STOP_WAIT_VAR: str(math.ceil(stop_grace_s))}
-    env = {**spec.env, **marks}
+    # Ray has no other way into a job's environment: its dashboard (loopback only under `aicommons
+    # up`) shows the secrets with the rest of the runtime environment.
+    env = {**spec.env, **spec.secrets, **marks}
     runtime_env: dict[str, Any] = {"env_vars": env}
     if spec.working_dir is not None:
         runtime_env["working_dir"] = str(spec.working_dir)

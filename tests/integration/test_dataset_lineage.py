@@ -33,6 +33,7 @@ from aicommons.portal.core.ids import new_id
 from aicommons.portal.core.time import utcnow
 from aicommons.portal.web.messages import MESSAGES
 from aicommons.scheduler.jobs.models import Job
+from aicommons.scheduler.jobs.reconciler import JobVariables
 from tests.conftest import PASSWORD, Portal
 from tests.integration.test_api_allocations import make_flavours
 from tests.integration.test_api_jobs import spec
@@ -54,7 +55,7 @@ def _publish_version(bob: TestClient, slug: str, files: dict[str, bytes]) -> str
     return str(published.json()["id"])
 
 
-def _launch(portal: Portal, job_id: str) -> dict[str, str]:
+def _launch(portal: Portal, job_id: str) -> JobVariables:
     """What the reconciler does when it starts a job: build its environment (credentials included).
     No MLflow runs here: the launch's workspace step finds none and goes on, as it does in production."""
     store = build_store(portal.settings)
@@ -87,7 +88,10 @@ def lineage(portal: Portal) -> Lineage:
     assert beta.status_code == 201, beta.text
     beta_job = beta.json()["id"]
     first = _launch(portal, beta_job)
-    assert first["AICOMMONS_DATASET_VERSIONS"] == "signals@1"
+    assert first.env["AICOMMONS_DATASET_VERSIONS"] == "signals@1"
+    # Tokens and keys travel apart, so that a launcher can keep them out of what it shows of the job.
+    assert first.secrets["MLFLOW_TRACKING_TOKEN"].count(".") == 2  # a JWT
+    assert not {"MLFLOW_TRACKING_TOKEN", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(first.env)
     _launch(portal, beta_job)  # relaunched after preemption: credentials minted again
     acme = alice.post(f"{API}/jobs", json={**job, "dataset_version_ids": [versions[1], versions[2]]})
     assert acme.status_code == 201, acme.text

@@ -8,6 +8,7 @@ controller would, so that quota admission can be exercised.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import subprocess
@@ -172,10 +173,25 @@ def test_the_api_server_enforces_the_quota_and_the_limits(
     assert over_limit.value.status == 403 and "maximum" in over_limit.value.body
 
 
+SECRETS = {"MLFLOW_TRACKING_TOKEN": "tok-attempt-1", "AWS_SECRET_ACCESS_KEY": "key-attempt-1"}
+
+
+def _env_secret(api: Any, org: str, spec: LaunchSpec) -> Any:
+    name = m.env_secret_name(spec)
+    assert name is not None
+    return client.CoreV1Api(api).read_namespaced_secret(name, f"aicommons-{org}")
+
+
+def _secret_refs(body: dict[str, Any]) -> list[Any]:
+    cluster = body["spec"]["rayClusterSpec"]
+    pods = [cluster["headGroupSpec"]] + cluster["workerGroupSpecs"]
+    return [p["template"]["spec"]["containers"][0].get("envFrom") for p in pods]
+
+
 def test_the_rayjob_carries_the_jobs_resources_placement_deadline_and_environment(
     launcher: KubeRayLauncher, kube_apiserver: KubeApiServer, org: str, archive: Path
 ) -> None:
-    spec = _spec(org, archive)
+    spec = _spec(org, archive, secrets=SECRETS)
     launcher.submit(spec)
     body = _rayjob(kube_apiserver.client(), org, spec.job_id)
     assert body["metadata"]["labels"][m.JOB_LABEL] == spec.job_id
@@ -191,6 +207,16 @@ def test_the_rayjob_carries_the_jobs_resources_placement_deadline_and_environmen
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
     runtime = json.loads(job["runtimeEnvYAML"])
     assert runtime["env_vars"]["AICOMMONS_JOB_ID"] == spec.job_id and runtime["pip"] == ["numpy"]
+    # Tokens and keys are not in the RayJob (anyone who may read RayJobs would see them) but in a
+    # Secret owned by it, which every Ray pod takes its environment from.
+    assert "tok-attempt-1" not in json.dumps(body) and "key-attempt-1" not in json.dumps(body)
+    secret = _env_secret(kube_apiserver.client(), org, spec)
+    assert {k: base64.b64decode(v).decode() for k, v in secret.data.items()} == SECRETS
+    [owner] = secret.metadata.owner_references
+    assert (owner.kind, owner.name, owner.uid) == ("RayJob", f"job-{spec.job_id}", body["metadata"]["uid"])
+    assert secret.metadata.labels[m.JOB_LABEL] == spec.job_id
+    ref = [{"secretRef": {"name": secret.metadata.name}}]
+    assert _secret_refs(body) == [ref, ref]
     # The working directory is fetchable by anyone holding the URL (a Ray pod), and is the archive.
     fetched = httpx.get(runtime["working_dir"], timeout=30)
     assert fetched.status_code == 200 and fetched.content == archive.read_bytes()
@@ -200,7 +226,7 @@ def test_the_rayjob_carries_the_jobs_resources_placement_deadline_and_environmen
 def test_submit_twice_is_one_rayjob(
     launcher: KubeRayLauncher, kube_apiserver: KubeApiServer, org: str
 ) -> None:
-    spec = _spec(org, None)
+    spec = _spec(org, None, secrets=SECRETS)
     launcher.submit(spec)
     first = _rayjob(kube_apiserver.client(), org, spec.job_id)["metadata"]
     launcher.submit(spec)
@@ -210,6 +236,10 @@ def test_submit_twice_is_one_rayjob(
         "ray.io", "v1", f"aicommons-{org}", "rayjobs"
     )
     assert len(found["items"]) == 1
+    secrets_of_job = client.CoreV1Api(kube_apiserver.client()).list_namespaced_secret(
+        f"aicommons-{org}", label_selector=f"{m.JOB_LABEL}={spec.job_id}"
+    )
+    assert len(secrets_of_job.items) == 1
 
 
 def test_status_follows_what_kuberay_reports(
@@ -253,7 +283,7 @@ def test_status_follows_what_kuberay_reports(
 def test_stop_suspends_and_a_preempted_job_resumes_as_its_next_attempt(
     launcher: KubeRayLauncher, kube_apiserver: KubeApiServer, org: str
 ) -> None:
-    spec = _spec(org, None)
+    spec = _spec(org, None, secrets=SECRETS)
     launcher.submit(spec)
     api = kube_apiserver.client()
     _operator_sets(api, org, spec.job_id, jobDeploymentStatus="Running", jobStatus="RUNNING")
@@ -265,13 +295,23 @@ def test_stop_suspends_and_a_preempted_job_resumes_as_its_next_attempt(
     assert launcher.status(spec.job_id).phase is LaunchPhase.STOPPED
     # Requeued after preemption: the same job id, the next attempt.
     attempt2 = _spec(
-        org, None, job_id=spec.job_id, env={"AICOMMONS_JOB_ID": spec.job_id, "AICOMMONS_ATTEMPT": "2"}
+        org,
+        None,
+        job_id=spec.job_id,
+        env={"AICOMMONS_JOB_ID": spec.job_id, "AICOMMONS_ATTEMPT": "2"},
+        secrets={**SECRETS, "MLFLOW_TRACKING_TOKEN": "tok-attempt-2"},
     )
     launcher.submit(attempt2)
     body = _rayjob(api, org, spec.job_id)
     assert body["spec"]["suspend"] is False
     assert m.STOP_ANNOTATION not in (body["metadata"].get("annotations") or {})
     assert json.loads(body["spec"]["runtimeEnvYAML"])["env_vars"]["AICOMMONS_ATTEMPT"] == "2"
+    # The new attempt's fresh token, in a Secret of its own that the pods now read.
+    renewed = _env_secret(api, org, attempt2)
+    assert base64.b64decode(renewed.data["MLFLOW_TRACKING_TOKEN"]).decode() == "tok-attempt-2"
+    assert renewed.metadata.name != _env_secret(api, org, spec).metadata.name
+    assert renewed.metadata.owner_references[0].uid == body["metadata"]["uid"]
+    assert _secret_refs(body)[0] == [{"secretRef": {"name": renewed.metadata.name}}]
     # KubeRay has not seen the resume yet: waiting, not stopped.
     assert launcher.status(spec.job_id).phase is LaunchPhase.PENDING
     launcher.stop("never-submitted", 5)  # unknown: no error
@@ -362,9 +402,10 @@ def test_the_charts_rbac_lets_the_launcher_work_and_read_no_secrets(
     api = kube_apiserver.client_with_token(launcher_token)
     options = m.RayJobOptions(image="rayproject/ray:2.49.0")
     launcher = KubeRayLauncher(api, options=options, flavours=m.parse_flavours(FLAVOURS))
-    spec = _spec(org, None)
-    launcher.submit(spec)  # namespace, quota, limits, policy, RayJob
+    spec = _spec(org, None, secrets=SECRETS)
+    launcher.submit(spec)  # namespace, quota, limits, policy, RayJob, the run's Secret
     assert launcher.status(spec.job_id).phase is LaunchPhase.PENDING
+    assert _env_secret(kube_apiserver.client(), org, spec).metadata.owner_references
     launcher.stop(spec.job_id, 5)
     with pytest.raises(LauncherError) as no_pod:
         launcher.logs(spec.job_id)
@@ -374,8 +415,11 @@ def test_the_charts_rbac_lets_the_launcher_work_and_read_no_secrets(
         ns, {"metadata": {"name": "tenant-credentials"}, "stringData": {"key": "s3cr3t"}}
     )
     core = client.CoreV1Api(api)
+    own = m.env_secret_name(spec) or ""
     for forbidden in (
         lambda: core.read_namespaced_secret("tenant-credentials", ns),
+        lambda: core.read_namespaced_secret(own, ns),  # not even the Secrets it created
+        lambda: core.patch_namespaced_secret("tenant-credentials", ns, {"stringData": {"key": "x"}}),
         lambda: core.list_secret_for_all_namespaces(),
         lambda: core.delete_namespace(ns),
         lambda: core.connect_get_namespaced_pod_exec("x", ns, command=["sh"]),

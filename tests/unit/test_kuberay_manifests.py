@@ -86,6 +86,29 @@ def test_rayjob_lifecycle_fields() -> None:
     }
 
 
+def _containers(body: dict) -> list[dict]:
+    cluster = body["spec"]["rayClusterSpec"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    return [g["template"]["spec"]["containers"][0] for g in groups]
+
+
+def test_secret_variables_go_to_a_secret_named_by_their_digest() -> None:
+    assert m.env_secret_name(SPEC) is None  # no secrets: no Secret, no envFrom
+    assert all("envFrom" not in c for c in _containers(_body()))
+    spec = replace(SPEC, secrets={"MLFLOW_TRACKING_TOKEN": "t1"})
+    name = m.env_secret_name(spec)
+    assert name is not None and name.startswith(f"job-{SPEC.job_id}-env-") and len(name) <= 63
+    assert m.env_secret_name(replace(spec, secrets={"MLFLOW_TRACKING_TOKEN": "t1"})) == name
+    assert m.env_secret_name(replace(spec, secrets={"MLFLOW_TRACKING_TOKEN": "t2"})) != name
+    body = _body(spec)
+    assert "t1" not in body["spec"]["runtimeEnvYAML"]
+    assert all(c["envFrom"] == [{"secretRef": {"name": name}}] for c in _containers(body))
+    owner = {"metadata": {"name": body["metadata"]["name"], "uid": "u-1"}}
+    secret = m.env_secret(spec, "aicommons-org-1", owner)
+    assert secret["stringData"] == {"MLFLOW_TRACKING_TOKEN": "t1"} and secret["metadata"]["name"] == name
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+
+
 def test_rayjob_other_vendor_device_and_cpu_only_jobs() -> None:
     ascend = _body(replace(SPEC, flavour="Ascend-910B", gpus_per_worker=8, workers=1))
     [group] = ascend["spec"]["rayClusterSpec"]["workerGroupSpecs"]

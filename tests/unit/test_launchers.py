@@ -59,9 +59,18 @@ def test_submission_of_a_cpu_job_asks_for_no_accelerator_and_no_extras() -> None
     assert set(args["runtime_env"]) == {"env_vars"}
 
 
+def test_secrets_reach_the_job_through_its_runtime_environment() -> None:
+    """Local Ray has no other way into a job's environment (KubeRay uses a Secret instead)."""
+    with_token = replace(SPEC, secrets={"MLFLOW_TRACKING_TOKEN": "t1"})
+    env = submission(with_token, stop_grace_s=4, claim_gpus=False)["runtime_env"]["env_vars"]
+    assert env["MLFLOW_TRACKING_TOKEN"] == "t1" and env["MLFLOW_WORKSPACE"] == "acme"
+
+
 def test_the_launcher_marker_wins_over_a_callers_variable() -> None:
     sneaky = replace(
-        SPEC, env={"AICOMMONS_RAY_SUBMISSION_ID": "other-job", "RAY_JOB_STOP_WAIT_TIME_S": "999"}
+        SPEC,
+        env={"AICOMMONS_RAY_SUBMISSION_ID": "other-job", "RAY_JOB_STOP_WAIT_TIME_S": "999"},
+        secrets={"AICOMMONS_RAY_SUBMISSION_ID": "other-job"},
     )
     env = submission(sneaky, stop_grace_s=4, claim_gpus=False)["runtime_env"]["env_vars"]
     assert env["AICOMMONS_RAY_SUBMISSION_ID"] == "job-1" and env["RAY_JOB_STOP_WAIT_TIME_S"] == "4"
