@@ -142,8 +142,9 @@ class KubeRayLauncher:
                     self._ensured.pop(ns, None)
                 self.ensure_namespace(spec.org, spec.org_quota_gpus)
                 owner = self._create_or_resume(ns, body)
-            if spec.secrets:
-                self._create_env_secret(manifests.env_secret(spec, ns, owner))
+            secret = manifests.env_secret(spec, ns, owner)
+            if secret is not None:
+                self._create_env_secret(secret)
         except LauncherError:
             raise
         except Exception as exc:

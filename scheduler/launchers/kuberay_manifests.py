@@ -159,11 +159,23 @@ def env_secret_name(spec: LaunchSpec) -> str | None:
     return dns_label(f"{rayjob_name(spec.job_id)}-env-{digest}", "Secret name")
 
 
-def env_secret(spec: LaunchSpec, ns: str, owner: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's secret variables, owned by its RayJob ``owner`` (as read back from the API server)."""
-    name = env_secret_name(spec)
-    if name is None:
-        raise ValueError("the job has no secret variables")
+def referenced_secret(rayjob_obj: Mapping[str, Any]) -> str | None:
+    """The Secret a RayJob's pods take their environment from (None: none)."""
+    head = rayjob_obj["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    for source in head.get("envFrom") or ():
+        name = (source.get("secretRef") or {}).get("name")
+        if name:
+            return str(name)
+    return None
+
+
+def env_secret(spec: LaunchSpec, ns: str, owner: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The run's secret variables, under the name its RayJob ``owner`` (as the API server holds it)
+    refers to, owned by it; None when it refers to none. A submit repeated after a crash mints new
+    tokens: they go to the Secret the stored RayJob waits for, not to one that nothing reads."""
+    name = referenced_secret(owner)
+    if name is None or not spec.secrets:
+        return None
     meta = owner["metadata"]
     reference = {
         "apiVersion": f"{GROUP}/{VERSION}",

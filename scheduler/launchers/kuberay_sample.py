@@ -49,14 +49,16 @@ def sample_objects() -> list[dict[str, Any]]:
     options = m.RayJobOptions(image="rayproject/ray:2.49.0", kueue_queue="aicommons")
     url = "https://s3.example.org/aicommons-workdirs/workdirs/abc.zip?X-Amz-Signature=0"
     rayjob = m.rayjob(spec, ns, options, FLAVOURS, url)
-    owner = {"metadata": {**rayjob["metadata"], "uid": "6a1e2b3c-0000-4000-8000-000000000001"}}
+    owner = {**rayjob, "metadata": {**rayjob["metadata"], "uid": "6a1e2b3c-0000-4000-8000-000000000001"}}
+    secret = m.env_secret(spec, ns, owner)
+    assert secret is not None
     return [
         m.namespace(ns, "org-1"),
         m.resource_quota(ns, limits),
         m.limit_range(ns, limits),
         m.network_policy(ns),
         rayjob,
-        m.env_secret(spec, ns, owner),
+        secret,
     ]
 
 

@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,25 @@ def test_submit_twice_is_one_rayjob(
         f"aicommons-{org}", label_selector=f"{m.JOB_LABEL}={spec.job_id}"
     )
     assert len(secrets_of_job.items) == 1
+
+
+def test_a_submit_repeated_after_a_crash_fills_the_secret_the_rayjob_waits_for(
+    launcher: KubeRayLauncher, kube_apiserver: KubeApiServer, org: str
+) -> None:
+    """The crash came between the RayJob and its Secret; the repeated submit minted new tokens."""
+    first = _spec(org, None, secrets=SECRETS)
+    ns = launcher.ensure_namespace(org, first.org_quota_gpus)
+    body = m.rayjob(first, ns, launcher.options, launcher.flavours, None)
+    client.CustomObjectsApi(kube_apiserver.client()).create_namespaced_custom_object(
+        "ray.io", "v1", ns, "rayjobs", body
+    )
+    launcher.submit(replace(first, secrets={**SECRETS, "MLFLOW_TRACKING_TOKEN": "tok-minted-again"}))
+    secret = _env_secret(kube_apiserver.client(), org, first)  # the name the RayJob refers to
+    assert base64.b64decode(secret.data["MLFLOW_TRACKING_TOKEN"]).decode() == "tok-minted-again"
+    listed = client.CoreV1Api(kube_apiserver.client()).list_namespaced_secret(
+        ns, label_selector=f"{m.JOB_LABEL}={first.job_id}"
+    )
+    assert [s.metadata.name for s in listed.items] == [secret.metadata.name]
 
 
 def test_status_follows_what_kuberay_reports(

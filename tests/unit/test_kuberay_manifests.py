@@ -103,10 +103,17 @@ def test_secret_variables_go_to_a_secret_named_by_their_digest() -> None:
     body = _body(spec)
     assert "t1" not in body["spec"]["runtimeEnvYAML"]
     assert all(c["envFrom"] == [{"secretRef": {"name": name}}] for c in _containers(body))
-    owner = {"metadata": {"name": body["metadata"]["name"], "uid": "u-1"}}
+    owner = {**body, "metadata": {**body["metadata"], "uid": "u-1"}}
     secret = m.env_secret(spec, "aicommons-org-1", owner)
-    assert secret["stringData"] == {"MLFLOW_TRACKING_TOKEN": "t1"} and secret["metadata"]["name"] == name
+    assert secret is not None and secret["metadata"]["name"] == name == m.referenced_secret(owner)
+    assert secret["stringData"] == {"MLFLOW_TRACKING_TOKEN": "t1"}
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    # Resubmitted with fresh tokens: they go under the name the stored RayJob refers to.
+    again = m.env_secret(replace(spec, secrets={"MLFLOW_TRACKING_TOKEN": "t2"}), "aicommons-org-1", owner)
+    assert again is not None and again["metadata"]["name"] == name
+    assert again["stringData"] == {"MLFLOW_TRACKING_TOKEN": "t2"}
+    stored_without = {**_body(), "metadata": {**body["metadata"], "uid": "u-1"}}
+    assert m.env_secret(spec, "aicommons-org-1", stored_without) is None
 
 
 def test_rayjob_other_vendor_device_and_cpu_only_jobs() -> None:
