@@ -10,7 +10,8 @@ One organisation, one namespace (`<prefix><organisation id>`), holding:
 - per run of a job with secret variables (tokens, dataset credentials), a Secret owned by its RayJob
   (deleted with it) that the Ray pods take their values from: they are not in the RayJob's runtime
   environment, where anyone who may read RayJobs would see them. Its name carries a digest of the
-  values, so a resubmitted run finds its own Secret and a new run (new tokens) gets a new one.
+  values, so each attempt (new tokens) gets its own; a submit repeated after a crash writes to the
+  one its stored RayJob refers to.
 
 A flavour maps to a device resource, node selectors and tolerations through `kuberay_flavours`
 (Settings), e.g. {"H100-80G": {"resource": "nvidia.com/gpu",
