@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from aicommons.scheduler.policy.cluster import BookingWindow, FlavourCapacity, OrgQuota
+from aicommons.scheduler.policy import plan_cycle
+from aicommons.scheduler.policy.cluster import (
+    AdmissionConfig,
+    BookingWindow,
+    ClusterSnapshot,
+    CycleResult,
+    FlavourCapacity,
+    OrgQuota,
+)
 from aicommons.scheduler.simulator import SimOptions, compare, simulate
 from aicommons.scheduler.workloads import (
     Cluster,
@@ -104,6 +112,26 @@ def test_the_same_workload_gives_the_same_results() -> None:
     first.pop("wall_s"), second.pop("wall_s"), first.pop("jobs_per_s"), second.pop("jobs_per_s")
     assert first == second
     assert first["finished"] == 300
+
+
+def test_recorded_decisions_replay_to_the_same_results() -> None:
+    """What bench_sim's event-loop baseline relies on: the simulator does only what the planner says."""
+    # t0 owns most of the flavour but comes rarely: the others borrow it and are preempted.
+    tenants = ["t0" if i % 10 == 0 else f"t{1 + i % 2}" for i in range(300)]
+    jobs = [job(f"j{i}", tenants[i], 1 + i % 4, i * 37.0, 100 + (i * 7919) % 900) for i in range(300)]
+    quotas = [OrgQuota("t0", "f", 6, 2, 6)]
+    decisions: list[CycleResult] = []
+
+    def recording(snapshot: ClusterSnapshot, config: AdmissionConfig) -> CycleResult:
+        decisions.append(plan_cycle(snapshot, config))
+        return decisions[-1]
+
+    planned = simulate(workload(jobs, 8, quotas), "fair", TICK, recording).to_dict()
+    recorded = iter(decisions)
+    replayed = simulate(workload(jobs, 8, quotas), "fair", TICK, lambda s, c: next(recorded)).to_dict()
+    for result in (planned, replayed):
+        result.pop("wall_s"), result.pop("jobs_per_s")
+    assert replayed == planned and planned["preemptions"] > 0 and next(recorded, None) is None
 
 
 def test_unknown_policy_is_refused() -> None:
