@@ -50,23 +50,11 @@ class RunningIndex(Sequence[RunningJob]):
     def _build(self, jobs: Iterable[RunningJob]) -> None:
         """``add`` for each job, with the end and start lists sorted once at the end (a cycle builds
         this from every running job)."""
-        known, used, stopping, ends, starts = self._jobs, self._used, self._stopping, self._ends, self._starts
+        ends, starts = self._ends, self._starts
         for job in jobs:
-            if job.id in known:
-                raise ValueError(f"job {job.id} is already running")
-            known[job.id] = job
-            f = job.flavour
-            used[f] = used.get(f, 0) + job.gpus
-            flavour_ends = ends.get(f)
-            if flavour_ends is None:
-                flavour_ends = ends[f] = []
-                starts[f] = []
-            flavour_ends.append((job.started_at + job.time_limit_s, job.id, job.gpus))
-            starts[f].append((job.started_at, job.id))
-            if job.stopping:
-                stopping[f] = stopping.get(f, 0) + job.gpus
-            else:
-                self._shift_usage(job, job.gpus)
+            self._count(job)
+            ends.setdefault(job.flavour, []).append((job.started_at + job.time_limit_s, job.id, job.gpus))
+            starts.setdefault(job.flavour, []).append((job.started_at, job.id))
         for end_list in ends.values():
             end_list.sort()
         for start_list in starts.values():
@@ -97,18 +85,23 @@ class RunningIndex(Sequence[RunningJob]):
     # --- updates --------------------------------------------------------------------------------
 
     def add(self, job: RunningJob) -> None:
+        self._count(job)
+        self._list = None
+        f = job.flavour
+        insort(self._ends.setdefault(f, []), (job.started_at + job.time_limit_s, job.id, job.gpus))
+        insort(self._starts.setdefault(f, []), (job.started_at, job.id))
+
+    def _count(self, job: RunningJob) -> None:
+        """The job in the totals (``add`` and ``_build`` differ only in how they keep the lists sorted)."""
         if job.id in self._jobs:
             raise ValueError(f"job {job.id} is already running")
         self._jobs[job.id] = job
-        self._list = None
         f = job.flavour
         self._used[f] = self._used.get(f, 0) + job.gpus
-        insort(self._ends.setdefault(f, []), (job.started_at + job.time_limit_s, job.id, job.gpus))
-        insort(self._starts.setdefault(f, []), (job.started_at, job.id))
         if job.stopping:
             self._stopping[f] = self._stopping.get(f, 0) + job.gpus
-            return
-        self._shift_usage(job, job.gpus)
+        else:
+            self._shift_usage(job, job.gpus)
 
     def remove(self, job_id: str) -> RunningJob:
         job = self._jobs.pop(job_id)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from aicommons.scheduler.policy import plan_cycle
 from aicommons.scheduler.policy.cluster import (
     AdmissionConfig,
     BookingWindow,
@@ -27,6 +26,7 @@ from aicommons.scheduler.workloads import (
     read_trace,
     time_limit,
 )
+from tests.bench.bench_sim import Recorder
 
 pytestmark = pytest.mark.unit
 
@@ -120,18 +120,19 @@ def test_recorded_decisions_replay_to_the_same_results() -> None:
     tenants = ["t0" if i % 10 == 0 else f"t{1 + i % 2}" for i in range(300)]
     jobs = [job(f"j{i}", tenants[i], 1 + i % 4, i * 37.0, 100 + (i * 7919) % 900) for i in range(300)]
     quotas = [OrgQuota("t0", "f", 6, 2, 6)]
-    decisions: list[CycleResult] = []
+    recorder = Recorder()
+    planned = simulate(workload(jobs, 8, quotas), "fair", TICK, recorder).to_dict()
+    replay, asked = recorder.replayed(), []
 
-    def recording(snapshot: ClusterSnapshot, config: AdmissionConfig) -> CycleResult:
-        decisions.append(plan_cycle(snapshot, config))
-        return decisions[-1]
+    def counted(snapshot: ClusterSnapshot, config: AdmissionConfig) -> CycleResult:
+        asked.append(snapshot.now)
+        return replay(snapshot, config)
 
-    planned = simulate(workload(jobs, 8, quotas), "fair", TICK, recording).to_dict()
-    recorded = iter(decisions)
-    replayed = simulate(workload(jobs, 8, quotas), "fair", TICK, lambda s, c: next(recorded)).to_dict()
+    replayed = simulate(workload(jobs, 8, quotas), "fair", TICK, counted).to_dict()
     for result in (planned, replayed):
         result.pop("wall_s"), result.pop("jobs_per_s")
-    assert replayed == planned and planned["preemptions"] > 0 and next(recorded, None) is None
+    assert replayed == planned and planned["preemptions"] > 0
+    assert len(asked) == len(recorder.results) == planned["cycles"]  # every decision came from the replay
 
 
 def test_unknown_policy_is_refused() -> None:
